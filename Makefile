@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ANFL_HOME ?= $(CURDIR)/.anfl
+export ANFL_HOME
+export DAGSTER_HOME := $(ANFL_HOME)/dagster
+ESTATE ?=
+PROJECT ?= $(if $(ESTATE),$(notdir $(abspath $(ESTATE))),aeonnova)
+
+.PHONY: install run test ui bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job on embedded defaults: the sample estate unless ESTATE=/path is given.
+run: install
+ifeq ($(ESTATE),)
+	@if [ ! -d "$(ANFL_HOME)/demo/AeonNovaProject" ]; then $(BIN)/anfl demo-estate "$(ANFL_HOME)/demo"; fi
+	$(BIN)/anfl project add $(PROJECT) "$(ANFL_HOME)/demo/AeonNovaProject"
+else
+	$(BIN)/anfl project add $(PROJECT) "$(ESTATE)"
+endif
+	$(BIN)/anfl run $(PROJECT)
+
+test: install
+	$(BIN)/python -m pytest -q anfl_assets_tests
+
+ui: install
+	@mkdir -p "$(DAGSTER_HOME)" && cp -n dagster.yaml "$(DAGSTER_HOME)/dagster.yaml" || true
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: install
+	$(BIN)/python benchmarks/bench_inventory.py
+
+clean:
+	rm -rf $(VENV) .anfl

@@ -1,0 +1,23 @@
+"""The one `Definitions` object: assets per phase, checks, jobs, schedule, sensor, resources.
+
+Resources come from `build_resources(Settings.from_env())`: ANFL_DEPLOYMENT
+(local, staging, prod) picks the set, the embedded defaults being `local`.
+"""
+
+from dagster import Definitions
+
+from anfl_assets.assets.inventory import inventory_assets, inventory_checks
+from anfl_assets.jobs import scan_project_job
+from anfl_assets.resources import build_resources
+from anfl_assets.sensors.git_push import git_push_sensor
+from anfl_assets.sensors.schedules import nightly_scan
+from anfl_assets.settings import Settings
+
+defs = Definitions(
+    assets=[*inventory_assets],
+    asset_checks=[*inventory_checks],
+    jobs=[scan_project_job],
+    schedules=[nightly_scan],
+    sensors=[git_push_sensor],
+    resources=build_resources(Settings.from_env()),
+)

@@ -1,0 +1,141 @@
+"""Read each changed file once: blake3 checksum, head bytes for sniffing, line count.
+
+One pass per file does all content work, so a file is never read twice. Files
+are handed to a small thread pool in batches: `readinto` and blake3 release
+the GIL, so several reads are in flight on a cold cache while batching keeps
+GIL hand-offs low on warm small files (see benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from blake3 import blake3
+
+from anfl_assets.domain.walk import error_text
+
+READ_CHUNK = 1 << 20
+HEAD_BYTES = 8192
+BATCH_BYTES = 16 << 20
+BATCH_FILES = 256
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+@dataclass(slots=True)
+class ContentFacts:
+    """What one read of a file tells; `error` set means the other fields are partial."""
+
+    blake3: str | None = None
+    head: bytes = b""
+    newlines: int = 0
+    ends_with_newline: bool = True
+    bytes_read: int = 0
+    size: int | None = None
+    mtime_ns: int | None = None
+    ctime_ns: int | None = None
+    inode: int | None = None
+    error: str | None = None
+
+
+_local = threading.local()
+
+
+def _buffer() -> memoryview:
+    buf = getattr(_local, "buf", None)
+    if buf is None:
+        buf = _local.buf = memoryview(bytearray(READ_CHUNK))
+    return buf
+
+
+def read_content(full_path: bytes) -> ContentFacts:
+    """Hash one file; report (not raise) vanishing, permission errors and changes mid-read."""
+    facts = ContentFacts()
+    try:
+        fd = os.open(full_path, _OPEN_FLAGS)
+    except OSError as exc:
+        facts.error = "vanished during scan" if exc.errno == 2 else error_text(exc)
+        return facts
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            facts.error = "replaced by a non-regular file during scan"
+            return facts
+        buf = _buffer()
+        hasher = blake3()
+        head = b""
+        newlines = 0
+        total = 0
+        is_text = None
+        with open(fd, "rb", buffering=0, closefd=False) as fh:
+            while True:
+                n = fh.readinto(buf)
+                if not n:
+                    break
+                chunk = buf[:n]
+                hasher.update(chunk)
+                if is_text is None:
+                    head = bytes(chunk[:HEAD_BYTES])
+                    is_text = b"\x00" not in head
+                if is_text:
+                    newlines += buf.obj.count(b"\n", 0, n)
+                total += n
+                last = buf[n - 1]
+        after = os.fstat(fd)
+        facts.head = head
+        facts.newlines = newlines
+        facts.ends_with_newline = total == 0 or last == 10
+        facts.bytes_read = total
+        facts.size, facts.mtime_ns, facts.ctime_ns, facts.inode = (
+            after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino)
+        if total != after.st_size or after.st_mtime_ns != before.st_mtime_ns:
+            facts.error = "changed during scan"
+        else:
+            facts.blake3 = hasher.hexdigest()
+    except OSError as exc:
+        facts.error = error_text(exc)
+    finally:
+        os.close(fd)
+    return facts
+
+
+def _batches(paths: Sequence[bytes], sizes: Sequence[int]) -> list[range]:
+    out, start, acc = [], 0, 0
+    for i, size in enumerate(sizes):
+        acc += size or 0
+        if acc >= BATCH_BYTES or i - start + 1 >= BATCH_FILES:
+            out.append(range(start, i + 1))
+            start, acc = i + 1, 0
+    if start < len(paths):
+        out.append(range(start, len(paths)))
+    return out
+
+
+def read_many(paths: Sequence[bytes], sizes: Sequence[int], threads: int = 4,
+              progress: Callable[[int, int], None] | None = None) -> list[ContentFacts]:
+    """`read_content` over many files; results in input order."""
+    results: list[ContentFacts | None] = [None] * len(paths)
+
+    def run(batch: range) -> tuple[int, int]:
+        nbytes = 0
+        for i in batch:
+            results[i] = facts = read_content(paths[i])
+            nbytes += facts.bytes_read
+        return len(batch), nbytes
+
+    batches = _batches(paths, sizes)
+    if threads <= 1 or len(batches) <= 1:
+        for b in batches:
+            done = run(b)
+            if progress:
+                progress(*done)
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="anfl-hash") as pool:
+            for done in pool.map(run, batches):
+                if progress:
+                    progress(*done)
+    return results  # type: ignore[return-value]

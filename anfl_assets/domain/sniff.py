@@ -1,0 +1,157 @@
+"""File type from content first, extension second.
+
+A file's first 8 KiB decide: binary formats by signature (the ML formats the
+estate is full of, then the `filetype` package's table), text by BOM, UTF-8
+validity, shebang and leading syntax. The extension only names a text file
+that its content does not identify.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import mimetypes
+import struct
+from typing import NamedTuple
+
+import filetype
+
+TEXT_BY_EXTENSION = {
+    "py": ("python", "text/x-python"), "pyi": ("python", "text/x-python"),
+    "js": ("javascript", "text/javascript"), "mjs": ("javascript", "text/javascript"),
+    "jsx": ("javascript", "text/javascript"), "ts": ("typescript", "text/x-typescript"),
+    "tsx": ("typescript", "text/x-typescript"), "go": ("go", "text/x-go"),
+    "java": ("java", "text/x-java"), "rs": ("rust", "text/x-rust"), "c": ("c", "text/x-c"),
+    "h": ("c", "text/x-c"), "cpp": ("cpp", "text/x-c++"), "sh": ("shell", "text/x-shellscript"),
+    "bash": ("shell", "text/x-shellscript"), "tf": ("terraform", "text/x-hcl"),
+    "hcl": ("hcl", "text/x-hcl"), "tfvars": ("terraform", "text/x-hcl"),
+    "yaml": ("yaml", "application/yaml"), "yml": ("yaml", "application/yaml"),
+    "json": ("json", "application/json"), "toml": ("toml", "application/toml"),
+    "ini": ("ini", "text/plain"), "cfg": ("ini", "text/plain"), "env": ("dotenv", "text/plain"),
+    "md": ("markdown", "text/markdown"), "rst": ("rst", "text/x-rst"), "txt": ("text", "text/plain"),
+    "csv": ("csv", "text/csv"), "tsv": ("tsv", "text/tab-separated-values"),
+    "html": ("html", "text/html"), "xml": ("xml", "application/xml"), "sql": ("sql", "application/sql"),
+    "ipynb": ("jupyter", "application/x-ipynb+json"), "tpl": ("template", "text/plain"),
+    "lock": ("lockfile", "text/plain"), "css": ("css", "text/css"),
+}
+TEXT_BY_NAME = {
+    "dockerfile": ("dockerfile", "text/x-dockerfile"), "makefile": ("makefile", "text/x-makefile"),
+    ".gitignore": ("gitignore", "text/plain"), "license": ("text", "text/plain"),
+}
+SHEBANG_LANGS = {"python": "python", "python3": "python", "bash": "shell", "sh": "shell",
+                 "zsh": "shell", "node": "javascript", "perl": "perl", "ruby": "ruby"}
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+class Sniffed(NamedTuple):
+    file_type: str
+    mime: str
+    is_text: bool
+    encoding: str | None
+
+
+def extension_of(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    if "." not in base.lstrip("."):
+        return ""
+    return base.rsplit(".", 1)[-1].lower()
+
+
+def _ml_signature(head: bytes) -> Sniffed | None:
+    """Model and array formats that generic tables miss or call plain zip."""
+    if head[:6] == b"\x93NUMPY":
+        return Sniffed("numpy", "application/x-npy", False, None)
+    if len(head) >= 10 and head[8:9] == b"{":
+        (header_len,) = struct.unpack("<Q", head[:8])
+        if 2 <= header_len < 100_000_000 and head[9:10] in (b'"', b"}"):
+            return Sniffed("safetensors", "application/x-safetensors", False, None)
+    if head[:2] in (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
+        return Sniffed("pickle", "application/x-python-pickle", False, None)
+    if head[:4] == b"PK\x03\x04" and (b"data.pkl" in head[:512] or b"/version" in head[:512]):
+        return Sniffed("torch", "application/x-pytorch", False, None)
+    if head[:1] == b"\x08" and b"\x12" in head[2:40] and (b"onnx" in head[:256] or b"pytorch" in head[:256]):
+        return Sniffed("onnx", "application/x-onnx", False, None)
+    if head[:16] == b"SQLite format 3\x00":
+        return Sniffed("sqlite", "application/vnd.sqlite3", False, None)
+    if head[:4] == b"PAR1":
+        return Sniffed("parquet", "application/vnd.apache.parquet", False, None)
+    if head[:8] == b"\x89HDF\r\n\x1a\n":
+        return Sniffed("hdf5", "application/x-hdf5", False, None)
+    if len(head) >= 16 and head[2:4] == b"\r\n" and head[:2] != b"\x00\x00":
+        return Sniffed("python-bytecode", "application/x-python-code", False, None)
+    return None
+
+
+def _decode_text(head: bytes, truncated: bool) -> str | None:
+    """Encoding name if `head` is text, else None."""
+    for bom, enc in BOMS:
+        if head.startswith(bom):
+            return enc
+    if b"\x00" in head:
+        return None
+    try:
+        head.decode("ascii")
+        return "ascii"
+    except UnicodeDecodeError:
+        pass
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(head) - 3:  # a character cut at the head boundary
+            return "utf-8"
+    # Mostly printable 8-bit text (latin-1/cp1252 documents) is still text.
+    control = sum(1 for b in head if b < 9 or 13 < b < 32)
+    return "8bit" if control * 20 < len(head) else None
+
+
+def _text_type(head: bytes, name: str, ext: str) -> tuple[str, str]:
+    stripped = head.lstrip()
+    if head.startswith(b"#!"):
+        interp = head[2:120].split(b"\n", 1)[0].split()
+        prog = interp[-1] if interp and interp[0].endswith(b"/env") else (interp[0] if interp else b"")
+        lang = SHEBANG_LANGS.get(prog.rsplit(b"/", 1)[-1].decode("ascii", "replace"), "script")
+        return lang, "text/x-script"
+    lower = name.rsplit("/", 1)[-1].lower()
+    if lower in TEXT_BY_NAME or lower.startswith("dockerfile"):
+        return TEXT_BY_NAME.get(lower, TEXT_BY_NAME["dockerfile"])
+    if ext in TEXT_BY_EXTENSION and ext not in ("txt", "lock", "tpl"):
+        return TEXT_BY_EXTENSION[ext]
+    if stripped[:1] in (b"{", b"["):
+        try:
+            json.loads(head)
+            return "json", "application/json"
+        except ValueError:
+            if stripped[:1] == b"{" and b'":' in stripped[:200]:
+                return "json", "application/json"
+    if stripped[:5] == b"<?xml":
+        return "xml", "application/xml"
+    if stripped[:14].lower() in (b"<!doctype html", ) or stripped[:5].lower() == b"<html":
+        return "html", "text/html"
+    if stripped.startswith(b"---\n") or (b"apiVersion:" in head and b"kind:" in head):
+        return "yaml", "application/yaml"
+    if ext in TEXT_BY_EXTENSION:
+        return TEXT_BY_EXTENSION[ext]
+    guessed = mimetypes.guess_type("x." + ext)[0] if ext else None
+    return "text", guessed or "text/plain"
+
+
+def sniff(head: bytes, name: str, size: int) -> Sniffed:
+    """Type of a file from its first bytes (`head`) and its name."""
+    ext = extension_of(name)
+    if size == 0 or not head:
+        return Sniffed("empty", "inode/x-empty", False, None)
+    ml = _ml_signature(head)
+    if ml is not None:
+        return ml
+    encoding = _decode_text(head, truncated=size > len(head))
+    if encoding is not None:
+        file_type, mime = _text_type(head, name, ext)
+        return Sniffed(file_type, mime, True, encoding)
+    kind = filetype.guess(head)
+    if kind is not None:
+        return Sniffed(kind.extension, kind.mime, False, None)
+    if head[:4] == b"\x7fELF":
+        return Sniffed("elf", "application/x-executable", False, None)
+    return Sniffed("binary", "application/octet-stream", False, None)

@@ -1,0 +1,213 @@
+"""The DuckDB warehouse: schema, locked access, per-project replacement.
+
+DuckDB lets one process hold a database file read-write, or many processes
+hold it read-only, never both. Dagster runs steps in separate processes and two
+runs may overlap, so every access goes through an advisory `flock` on a side
+file: readers share it, writers take it alone, and a connection lives only as
+long as its lock. Heavy work (walking, hashing, git) happens outside the lock;
+only the final write holds it, so parallel steps queue for milliseconds, not
+for each other's whole computation.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+# Tables are created idempotently; views are replaced so a new release can change them.
+SCHEMA_SQL = """
+CREATE SCHEMA IF NOT EXISTS inventory;
+CREATE TABLE IF NOT EXISTS inventory.projects (
+    name VARCHAR PRIMARY KEY,
+    root VARCHAR NOT NULL,
+    is_git BOOLEAN NOT NULL,
+    added_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS inventory.files (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    path_raw BLOB,
+    kind VARCHAR NOT NULL,
+    size BIGINT,
+    allocated_bytes BIGINT,
+    mtime TIMESTAMPTZ,
+    mtime_ns BIGINT,
+    ctime_ns BIGINT,
+    mode INTEGER,
+    uid INTEGER,
+    gid INTEGER,
+    owner VARCHAR,
+    inode BIGINT,
+    nlink INTEGER,
+    file_type VARCHAR,
+    extension VARCHAR,
+    mime VARCHAR,
+    is_text BOOLEAN,
+    encoding VARCHAR,
+    line_count BIGINT,
+    blake3 VARCHAR,
+    symlink_target VARCHAR,
+    symlink_status VARCHAR,
+    git_status VARCHAR,
+    scan_error VARCHAR,
+    scanned_at TIMESTAMPTZ
+);
+CREATE TABLE IF NOT EXISTS inventory.git_commits (
+    project VARCHAR NOT NULL,
+    sha VARCHAR NOT NULL,
+    author VARCHAR,
+    email VARCHAR,
+    authored_at TIMESTAMPTZ,
+    parents VARCHAR,
+    subject VARCHAR
+);
+CREATE TABLE IF NOT EXISTS inventory.git_file_changes (
+    project VARCHAR NOT NULL,
+    sha VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    old_path VARCHAR,
+    lines_added BIGINT,
+    lines_deleted BIGINT,
+    is_binary BOOLEAN
+);
+CREATE TABLE IF NOT EXISTS inventory.scan_runs (
+    project VARCHAR NOT NULL,
+    asset VARCHAR NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL,
+    rows BIGINT,
+    stats JSON
+);
+CREATE OR REPLACE VIEW inventory.file_history AS
+    SELECT c.project, ch.path,
+           arg_max(c.sha, c.authored_at) AS last_commit,
+           arg_max(c.author, c.authored_at) AS last_author,
+           max(c.authored_at) AS last_commit_at,
+           count(DISTINCT c.sha) AS commit_count,
+           min(c.authored_at) AS first_seen
+    FROM inventory.git_file_changes ch
+    JOIN inventory.git_commits c ON c.project = ch.project AND c.sha = ch.sha
+    GROUP BY c.project, ch.path;
+CREATE OR REPLACE VIEW inventory.files_with_history AS
+    SELECT f.*, h.last_commit, h.last_author, h.last_commit_at, h.commit_count, h.first_seen
+    FROM inventory.files f
+    LEFT JOIN inventory.file_history h ON h.project = f.project AND h.path = f.path;
+CREATE OR REPLACE VIEW inventory.largest_files AS
+    SELECT project, path, size, file_type, git_status
+    FROM inventory.files WHERE kind = 'file'
+    ORDER BY size DESC;
+CREATE OR REPLACE VIEW inventory.type_summary AS
+    SELECT project, file_type, count(*) AS files, sum(size) AS bytes
+    FROM inventory.files WHERE kind = 'file'
+    GROUP BY project, file_type
+    ORDER BY bytes DESC;
+CREATE OR REPLACE VIEW inventory.churn_hotspots AS
+    SELECT ch.project, ch.path,
+           count(DISTINCT ch.sha) AS commits,
+           sum(ch.lines_added + ch.lines_deleted) AS lines_changed,
+           count(DISTINCT c.author) AS authors
+    FROM inventory.git_file_changes ch
+    JOIN inventory.git_commits c ON c.project = ch.project AND c.sha = ch.sha
+    GROUP BY ch.project, ch.path
+    ORDER BY commits DESC, lines_changed DESC;
+"""
+
+
+class WarehouseLockTimeout(RuntimeError):
+    """Another process held the warehouse longer than the configured timeout."""
+
+
+class Warehouse:
+    """Locked, short-lived DuckDB connections to one warehouse file."""
+
+    def __init__(self, path: Path, lock_timeout_s: float = 600.0):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout_s = lock_timeout_s
+        self._schema_ready = False
+
+    @contextmanager
+    def _locked(self, exclusive: bool) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            deadline = time.monotonic() + self.lock_timeout_s
+            delay = 0.005
+            while True:
+                try:
+                    fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WarehouseLockTimeout(
+                            f"warehouse {self.path} stayed locked for {self.lock_timeout_s:.0f}s "
+                            "(raise ANFL_LOCK_TIMEOUT_S or look for a stuck process)"
+                        ) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.2)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        with self._locked(exclusive=True):
+            con = duckdb.connect(str(self.path))
+            try:
+                con.execute(SCHEMA_SQL)
+            finally:
+                con.close()
+        self._schema_ready = True
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection inside one transaction, committed on success."""
+        self._ensure_schema()
+        with self._locked(exclusive=True):
+            con = duckdb.connect(str(self.path))
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection; many may be open at once across processes."""
+        self._ensure_schema()
+        with self._locked(exclusive=False):
+            con = duckdb.connect(str(self.path), read_only=True)
+            try:
+                yield con
+            finally:
+                con.close()
+
+    def query(self, sql: str, params: list | None = None) -> pa.Table:
+        with self.read() as con:
+            return con.sql(sql, params=params or None).to_arrow_table()
+
+    def replace_project_rows(self, rows_by_table: dict[str, pa.Table], project: str) -> None:
+        """Swap one project's rows in several tables in one transaction; other projects untouched."""
+        with self.write() as con:
+            for table, rows in rows_by_table.items():
+                con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
+                if rows.num_rows:
+                    con.register("incoming_rows", rows)
+                    cols = ", ".join(f'"{c}"' for c in rows.column_names)
+                    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_rows")
+                    con.unregister("incoming_rows")

@@ -1,0 +1,1 @@
+"""Sensors and schedules that start runs without a person."""

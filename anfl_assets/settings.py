@@ -1,0 +1,76 @@
+"""Settings read from environment variables, in one place.
+
+Every switch between the embedded defaults (a laptop, no account, no network)
+and production (S3, Postgres, Redis, Pinecone, OpenAI, Kubernetes) is read
+here, so the rest of the code never looks at the environment itself. The README
+has the table of variables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEPLOYMENTS = ("local", "staging", "prod")
+
+
+def _env(name: str, default: str = "") -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A frozen snapshot of the environment, so one run sees one configuration."""
+
+    home: Path
+    deployment: str = "local"
+    warehouse_path: Path | None = None
+    object_store_url: str = ""
+    s3_endpoint_url: str = ""
+    extra_ignores: tuple[str, ...] = field(default_factory=tuple)
+    hash_threads: int = 0
+    lock_timeout_s: float = 600.0
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        home = Path(_env("ANFL_HOME", "./.anfl")).expanduser().resolve()
+        deployment = _env("ANFL_DEPLOYMENT", "local")
+        if deployment not in DEPLOYMENTS:
+            raise ValueError(f"ANFL_DEPLOYMENT must be one of {', '.join(DEPLOYMENTS)}, not {deployment!r}")
+        warehouse = _env("ANFL_WAREHOUSE")
+        ignores = tuple(g.strip() for g in _env("ANFL_IGNORE").split(",") if g.strip())
+        return cls(
+            home=home,
+            deployment=deployment,
+            warehouse_path=Path(warehouse).expanduser().resolve() if warehouse else None,
+            object_store_url=_env("ANFL_OBJECT_STORE"),
+            s3_endpoint_url=_env("ANFL_S3_ENDPOINT_URL"),
+            extra_ignores=ignores,
+            hash_threads=int(_env("ANFL_HASH_THREADS", "0")),
+            lock_timeout_s=float(_env("ANFL_LOCK_TIMEOUT_S", "600")),
+        )
+
+    @property
+    def warehouse_file(self) -> Path:
+        return self.warehouse_path or self.home / "warehouse.duckdb"
+
+    @property
+    def objects_url(self) -> str:
+        """`file://...` for the embedded store, `s3://bucket/prefix` in production."""
+        return self.object_store_url or (self.home / "objects").as_uri()
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    def ensure_dirs(self) -> None:
+        """Create ANFL_HOME's folders and give the Dagster instance the project's dagster.yaml."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        self.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
+        instance_yaml = self.dagster_home / "dagster.yaml"
+        if not instance_yaml.exists():
+            shipped = Path(__file__).resolve().parents[1] / "dagster.yaml"
+            instance_yaml.write_text(shipped.read_text() if shipped.is_file() else "telemetry:\n  enabled: false\n")
