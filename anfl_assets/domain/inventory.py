@@ -34,17 +34,19 @@ FILES_SCHEMA = pa.schema([
     ("inode", pa.int64()), ("nlink", pa.int32()), ("file_type", pa.string()),
     ("extension", pa.string()), ("mime", pa.string()), ("is_text", pa.bool_()),
     ("encoding", pa.string()), ("line_count", pa.int64()), ("blake3", pa.string()),
-    ("symlink_target", pa.string()), ("symlink_status", pa.string()),
+    ("facts_version", pa.int32()), ("symlink_target", pa.string()), ("symlink_status", pa.string()),
     ("git_status", pa.string()), ("scan_error", pa.string()), ("scanned_at", pa.timestamp("us", tz="UTC")),
 ])
 CONTENT_COLUMNS = ("file_type", "mime", "is_text", "encoding", "line_count", "blake3")
 STAT_KEY = ("size", "mtime_ns", "ctime_ns", "inode")
+# Bump when sniffing or line counting changes: stored facts of another version are re-read.
+FACTS_VERSION = 2
 
 # SQL that reads the previous inventory of a project in the shape `build_inventory` joins on.
 PREVIOUS_SQL = (
     "SELECT coalesce(path_raw, encode(path)) AS key, "
     + ", ".join(f"{c} AS prev_{c}" for c in STAT_KEY + CONTENT_COLUMNS)
-    + " FROM inventory.files WHERE project = ? AND kind = 'file'"
+    + f" FROM inventory.files WHERE project = ? AND kind = 'file' AND facts_version = {FACTS_VERSION}"
 )
 
 Progress = Callable[[str, int, int | None], None]
@@ -236,6 +238,7 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
         "encoding": pa.array(content["encoding"], pa.string()),
         "line_count": pa.array(content["line_count"], pa.int64()),
         "blake3": pa.array(content["blake3"], pa.string()),
+        "facts_version": pa.array(np.full(n, FACTS_VERSION, dtype=np.int32)),
         "symlink_target": pa.array(link_target, pa.string()),
         "symlink_status": pa.array(link_status, pa.string()),
         "git_status": pa.array(git_status, pa.string()),

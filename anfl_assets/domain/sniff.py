@@ -44,6 +44,10 @@ BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
+# Protobuf tags of ModelProto fields that follow ir_version (producer_name ... graph, opset_import).
+ONNX_SECOND_FIELD_TAGS = frozenset({0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72})
+
+
 class Sniffed(NamedTuple):
     file_type: str
     mime: str
@@ -70,8 +74,10 @@ def _ml_signature(head: bytes) -> Sniffed | None:
         return Sniffed("pickle", "application/x-python-pickle", False, None)
     if head[:4] == b"PK\x03\x04" and (b"data.pkl" in head[:512] or b"/version" in head[:512]):
         return Sniffed("torch", "application/x-pytorch", False, None)
-    if head[:1] == b"\x08" and b"\x12" in head[2:40] and (b"onnx" in head[:256] or b"pytorch" in head[:256]):
-        return Sniffed("onnx", "application/x-onnx", False, None)
+    if len(head) > 3 and head[0] == 0x08 and 1 <= head[1] <= 15 and head[2] in ONNX_SECOND_FIELD_TAGS:
+        return Sniffed("onnx", "application/x-onnx", False, None)  # ModelProto: ir_version, then a known field
+    if head[4:8] == b"Bud1":
+        return Sniffed("ds_store", "application/x-apple-ds-store", False, None)
     if head[:16] == b"SQLite format 3\x00":
         return Sniffed("sqlite", "application/vnd.sqlite3", False, None)
     if head[:4] == b"PAR1":

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS inventory.files (
     encoding VARCHAR,
     line_count BIGINT,
     blake3 VARCHAR,
+    facts_version INTEGER,
     symlink_target VARCHAR,
     symlink_status VARCHAR,
     git_status VARCHAR,
