@@ -135,8 +135,9 @@ def run(project_name: str | None, selection: str | None) -> None:
         raise CliError("no projects registered; add one with `anfl project add NAME PATH`")
     from dagster import AssetKey
 
-    from anfl_assets.definitions import defs
+    from anfl_assets.definitions import make_definitions
 
+    defs = make_definitions(settings)
     job = defs.resolve_job_def("scan_project")
     asset_selection = None
     if selection:

@@ -1,7 +1,9 @@
 """The one `Definitions` object: assets per phase, checks, jobs, schedule, sensor, resources.
 
-Resources come from `build_resources(Settings.from_env())`: ANFL_DEPLOYMENT
-(local, staging, prod) picks the set, the embedded defaults being `local`.
+Resources come from `build_resources(settings)`: ANFL_DEPLOYMENT (local,
+staging, prod) picks the set, the embedded defaults being `local`.
+`make_definitions` exists so tests and the CLI can build it for the settings in
+force at call time; `defs` is what `dagster dev` and workspace.yaml load.
 """
 
 from dagster import Definitions
@@ -13,11 +15,16 @@ from anfl_assets.sensors.git_push import git_push_sensor
 from anfl_assets.sensors.schedules import nightly_scan
 from anfl_assets.settings import Settings
 
-defs = Definitions(
-    assets=[*inventory_assets],
-    asset_checks=[*inventory_checks],
-    jobs=[scan_project_job],
-    schedules=[nightly_scan],
-    sensors=[git_push_sensor],
-    resources=build_resources(Settings.from_env()),
-)
+
+def make_definitions(settings: Settings | None = None) -> Definitions:
+    return Definitions(
+        assets=[*inventory_assets],
+        asset_checks=[*inventory_checks],
+        jobs=[scan_project_job],
+        schedules=[nightly_scan],
+        sensors=[git_push_sensor],
+        resources=build_resources(settings or Settings.from_env()),
+    )
+
+
+defs = make_definitions()
