@@ -1,0 +1,89 @@
+"""The warehouse: per-project replacement in one transaction, and the cross-process lock."""
+
+import subprocess
+import sys
+import time
+
+import pyarrow as pa
+import pytest
+
+from anfl_assets.domain.projects import ProjectError, get_project, register_project
+from anfl_assets.domain.warehouse import Warehouse, WarehouseLockTimeout
+
+
+def _commits(project: str, shas: list[str]) -> pa.Table:
+    return pa.table({"project": [project] * len(shas), "sha": shas, "author": ["a"] * len(shas)})
+
+
+def test_replace_touches_only_one_project(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.replace_project_rows({"inventory.git_commits": _commits("a", ["1", "2"])}, "a")
+    wh.replace_project_rows({"inventory.git_commits": _commits("b", ["3"])}, "b")
+    wh.replace_project_rows({"inventory.git_commits": _commits("a", ["4"])}, "a")
+    rows = wh.query("SELECT project, sha FROM inventory.git_commits ORDER BY sha").to_pylist()
+    assert rows == [{"project": "b", "sha": "3"}, {"project": "a", "sha": "4"}]
+
+
+def test_failed_replacement_rolls_back_every_table(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.replace_project_rows({"inventory.git_commits": _commits("a", ["1"])}, "a")
+    bad = pa.table({"project": ["a"], "no_such_column": [1]})
+    with pytest.raises(Exception):
+        wh.replace_project_rows({"inventory.git_commits": _commits("a", ["2"]),
+                                 "inventory.git_file_changes": bad}, "a")
+    assert wh.query("SELECT sha FROM inventory.git_commits").to_pylist() == [{"sha": "1"}]
+
+
+HOLD_LOCK = """
+import sys, time
+from anfl_assets.domain.warehouse import Warehouse
+wh = Warehouse(sys.argv[1])
+with wh.write() as con:
+    con.execute("INSERT INTO inventory.git_commits (project, sha) VALUES ('held', 'x')")
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_writer_in_another_process_is_waited_for_not_failed(tmp_path):
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).query("SELECT 1")  # create the schema
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), "1.5"], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"locked"
+    t0 = time.monotonic()
+    rows = Warehouse(path).query("SELECT count(*) AS n FROM inventory.git_commits").to_pylist()
+    waited = time.monotonic() - t0
+    holder.wait(timeout=30)
+    assert rows == [{"n": 1}]  # saw the committed row, after the writer finished
+    assert waited > 0.5
+
+
+def test_lock_timeout_says_what_to_do(tmp_path):
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).query("SELECT 1")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), "5"], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"locked"
+    try:
+        with pytest.raises(WarehouseLockTimeout, match="ANFL_LOCK_TIMEOUT_S"):
+            Warehouse(path, lock_timeout_s=0.3).query("SELECT 1")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_project_registration_refuses_another_root(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    project, created = register_project(wh, "svc", tmp_path / "one")
+    assert created and project.root == (tmp_path / "one").resolve() and not project.is_git
+    assert register_project(wh, "svc", tmp_path / "one")[1] is False
+    with pytest.raises(ProjectError, match="already registered with root"):
+        register_project(wh, "svc", tmp_path / "two")
+    with pytest.raises(ProjectError, match="not a directory"):
+        register_project(wh, "other", tmp_path / "missing")
+    with pytest.raises(ProjectError, match="partition key"):
+        register_project(wh, "bad name!", tmp_path / "two")
+    assert get_project(wh, "svc").root == (tmp_path / "one").resolve()
+    row = wh.query("SELECT name, root, is_git, added_at FROM inventory.projects").to_pylist()[0]
+    assert row["root"] == str((tmp_path / "one").resolve()) and row["added_at"] is not None
