@@ -75,3 +75,48 @@ def test_same_name_other_root_is_refused(anfl_home, tree, tmp_path):
     other.mkdir()
     proc = anfl("project", "add", "svc", str(other), check=False)
     assert proc.returncode == 1 and "already registered with root" in proc.stderr
+
+
+HOLD_WAREHOUSE = """
+import sys, time
+from anfl_assets.domain.warehouse import Warehouse
+with Warehouse(sys.argv[1]).write():
+    print("locked", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_run_killed_half_way_loses_nothing_and_the_rerun_completes(anfl_home, tmp_path):
+    """SIGKILL while a run is mid-way (its warehouse write held up by another writer):
+    the previous inventory stays intact, the lock dies with the process, a re-run finishes."""
+    import signal
+    import time
+
+    root = tmp_path / "tree"
+    for d in range(10):
+        (root / f"d{d}").mkdir(parents=True)
+        for f in range(10):
+            (root / f"d{d}" / f"blob{f}.bin").write_bytes(os.urandom(20_000))
+    anfl("project", "add", "tree", str(root))
+    anfl("run", "tree")
+    query = "SELECT path, size, blake3 FROM inventory.files ORDER BY path"
+    before = anfl("sql", query, "--json").stdout
+    for f in (root / "d0").iterdir():
+        f.write_bytes(os.urandom(30_000))
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WAREHOUSE, str(anfl_home / "warehouse.duckdb")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"locked"
+    run = subprocess.Popen([sys.executable, "-m", "anfl_assets.cli", "run", "tree"], env=os.environ.copy(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(5)
+    assert run.poll() is None, "the run should be waiting for the warehouse"
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    holder.communicate(b"\n", timeout=30)
+
+    assert anfl("sql", query, "--json").stdout == before
+    anfl("run", "tree")
+    rows = json.loads(anfl("sql", query, "--json").stdout)
+    assert len(rows) == 100 and all(r["blake3"] for r in rows)
+    assert {r["size"] for r in rows if r["path"].startswith("d0/")} == {30_000}

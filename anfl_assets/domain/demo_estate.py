@@ -235,7 +235,8 @@ def _onnx_value_info(name: str, dims) -> bytes:
 
 
 def _onnx_node(op: str, inputs, outputs, name: str, attrs: bytes = b"") -> bytes:
-    return b"".join(_pb(1, i) for i in inputs) + b"".join(_pb(2, o) for o in outputs) + _pb(3, name) + _pb(4, op) + attrs
+    wires = b"".join(_pb(1, i) for i in inputs) + b"".join(_pb(2, o) for o in outputs)
+    return wires + _pb(3, name) + _pb(4, op) + attrs
 
 
 def _onnx_int_attr(name: str, value: int) -> bytes:
@@ -270,7 +271,8 @@ def safetensors_bytes(tensors: list[tuple[str, np.ndarray]], metadata: dict) -> 
     codes = {np.dtype("<f2"): "F16", np.dtype("<f4"): "F32"}
     header, offset = {"__metadata__": metadata}, 0
     for name, arr in tensors:
-        header[name] = {"dtype": codes[arr.dtype], "shape": list(arr.shape), "data_offsets": [offset, offset + arr.nbytes]}
+        header[name] = {"dtype": codes[arr.dtype], "shape": list(arr.shape),
+                        "data_offsets": [offset, offset + arr.nbytes]}
         offset += arr.nbytes
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
@@ -432,7 +434,8 @@ def pyc_bytes(source: str, origin: str, source_mtime: int) -> bytes:
     The code object is marshalled in format 2: CPython's default format sets back-reference
     flags from live refcounts, which would make the bytes depend on interpreter state."""
     code = compile(source, origin, "exec", dont_inherit=True)
-    header = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, source_mtime & 0xFFFFFFFF, len(source.encode()) & 0xFFFFFFFF)
+    fields = struct.pack("<III", 0, source_mtime & 0xFFFFFFFF, len(source.encode()) & 0xFFFFFFFF)
+    header = importlib.util.MAGIC_NUMBER + fields
     return header + marshal.dumps(code, 2)
 
 
@@ -1182,7 +1185,7 @@ def _nb_exploration(rnd: random.Random, n_rows: int, label_counts: list[int]) ->
          [("result", f"({n_rows}, 4)")]),
         ("code", "df['label'].value_counts()",
          [("result", "label\n" + "\n".join(f"{lab:<9} {c}" for lab, c in
-                                           sorted(zip(["negative", "neutral", "positive"], label_counts),
+                                           sorted(zip(["negative", "neutral", "positive"], label_counts, strict=True),
                                                   key=lambda t: -t[1])) + "\nName: count, dtype: int64")]),
         ("code", "ax = df['label'].value_counts(normalize=True).sort_index().plot.bar()",
          [("png", png_bar_chart(shares))]),
@@ -3270,7 +3273,7 @@ def _set_mtimes(b: _Builder) -> None:
             continue
         t = b.mtimes.get(rel, fallback)
         os.utime(p, (t, t), follow_symlinks=False)
-    for rel, st, p in sorted((e for e in entries if stat.S_ISDIR(e[1].st_mode)), key=lambda e: -e[0].count("/")):
+    for _, _, p in sorted((e for e in entries if stat.S_ISDIR(e[1].st_mode)), key=lambda e: -e[0].count("/")):
         newest = max((os.lstat(c).st_mtime for c in p.iterdir()), default=fallback)
         os.utime(p, (newest, newest))
     newest = max(os.lstat(c).st_mtime for c in b.root.iterdir() if c.name != ".git")
