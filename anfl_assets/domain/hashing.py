@@ -8,6 +8,7 @@ GIL hand-offs low on warm small files (see benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 import threading
@@ -23,6 +24,10 @@ READ_CHUNK = 1 << 20
 HEAD_BYTES = 8192
 BATCH_BYTES = 16 << 20
 BATCH_FILES = 256
+NEWLINE_BY_BOM = (
+    (codecs.BOM_UTF32_LE, "\n".encode("utf-32-le")), (codecs.BOM_UTF32_BE, "\n".encode("utf-32-be")),
+    (codecs.BOM_UTF16_LE, "\n".encode("utf-16-le")), (codecs.BOM_UTF16_BE, "\n".encode("utf-16-be")),
+)
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -52,6 +57,14 @@ def _buffer() -> memoryview:
     return buf
 
 
+def newline_pattern(head: bytes) -> bytes:
+    """The bytes of one newline in this file's encoding; empty for binary (nothing to count)."""
+    for bom, pattern in NEWLINE_BY_BOM:
+        if head.startswith(bom):
+            return pattern
+    return b"" if b"\x00" in head else b"\n"
+
+
 def read_content(full_path: bytes) -> ContentFacts:
     """Hash one file; report (not raise) vanishing, permission errors and changes mid-read."""
     facts = ContentFacts()
@@ -70,7 +83,7 @@ def read_content(full_path: bytes) -> ContentFacts:
         head = b""
         newlines = 0
         total = 0
-        is_text = None
+        newline = None
         with open(fd, "rb", buffering=0, closefd=False) as fh:
             while True:
                 n = fh.readinto(buf)
@@ -78,17 +91,18 @@ def read_content(full_path: bytes) -> ContentFacts:
                     break
                 chunk = buf[:n]
                 hasher.update(chunk)
-                if is_text is None:
+                if newline is None:
                     head = bytes(chunk[:HEAD_BYTES])
-                    is_text = b"\x00" not in head
-                if is_text:
-                    newlines += buf.obj.count(b"\n", 0, n)
+                    newline = newline_pattern(head)
+                if newline:
+                    newlines += buf.obj.count(newline, 0, n)
                 total += n
-                last = buf[n - 1]
+                n_last = n
         after = os.fstat(fd)
         facts.head = head
         facts.newlines = newlines
-        facts.ends_with_newline = total == 0 or last == 10
+        facts.ends_with_newline = (total == 0 or not newline
+                                   or (n_last >= len(newline) and bytes(buf[n_last - len(newline):n_last]) == newline))
         facts.bytes_read = total
         facts.size, facts.mtime_ns, facts.ctime_ns, facts.inode = (
             after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino)

@@ -40,7 +40,7 @@ FILES_SCHEMA = pa.schema([
 CONTENT_COLUMNS = ("file_type", "mime", "is_text", "encoding", "line_count", "blake3")
 STAT_KEY = ("size", "mtime_ns", "ctime_ns", "inode")
 # Bump when sniffing or line counting changes: stored facts of another version are re-read.
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 
 # SQL that reads the previous inventory of a project in the shape `build_inventory` joins on.
 PREVIOUS_SQL = (
@@ -203,7 +203,9 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
     link_target: list[str | None] = [None] * n
     link_status: list[str | None] = [None] * n
     for i, kind in enumerate(walked.kind):
-        if kind != "file":
+        if kind != "file":  # no content facts, even if the path held a regular file last time
+            for c in CONTENT_COLUMNS:
+                content[c][i] = None
             content["file_type"][i] = kind
             if kind == "symlink":
                 link_target[i], link_status[i] = symlink_info(root, walked.rel[i])

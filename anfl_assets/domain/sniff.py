@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import mimetypes
+import re
 import struct
 from typing import NamedTuple
 
@@ -38,8 +39,11 @@ TEXT_BY_NAME = {
     "dockerfile": ("dockerfile", "text/x-dockerfile"), "makefile": ("makefile", "text/x-makefile"),
     ".gitignore": ("gitignore", "text/plain"), "license": ("text", "text/plain"),
 }
-SHEBANG_LANGS = {"python": "python", "python3": "python", "bash": "shell", "sh": "shell",
-                 "zsh": "shell", "node": "javascript", "perl": "perl", "ruby": "ruby"}
+SHEBANG_LANGS = {"python": "python", "pypy": "python", "bash": "shell", "sh": "shell", "dash": "shell",
+                 "zsh": "shell", "ksh": "shell", "node": "javascript", "deno": "typescript",
+                 "perl": "perl", "ruby": "ruby", "php": "php"}
+# An interpreter name, optionally versioned: python3.11, pypy3, perl5.36, node20.
+SHEBANG_RE = re.compile(r"^(python|pypy|bash|dash|zsh|ksh|sh|node|deno|perl|ruby|php)[0-9.]*$")
 BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -63,7 +67,8 @@ def extension_of(name: str) -> str:
 
 
 def _ml_signature(head: bytes) -> Sniffed | None:
-    """Model and array formats that generic tables miss or call plain zip."""
+    """Model and array formats that generic tables miss or call plain zip, and binary formats
+    whose first bytes can pass for text."""
     if head[:6] == b"\x93NUMPY":
         return Sniffed("numpy", "application/x-npy", False, None)
     if len(head) >= 10 and head[8:9] == b"{":
@@ -84,7 +89,10 @@ def _ml_signature(head: bytes) -> Sniffed | None:
         return Sniffed("parquet", "application/vnd.apache.parquet", False, None)
     if head[:8] == b"\x89HDF\r\n\x1a\n":
         return Sniffed("hdf5", "application/x-hdf5", False, None)
-    if len(head) >= 16 and head[2:4] == b"\r\n" and head[:2] != b"\x00\x00":
+    if head[:5] == b"%PDF-":  # before the text tests: an uncompressed PDF can look like ASCII
+        return Sniffed("pdf", "application/pdf", False, None)
+    if (len(head) >= 16 and head[2:4] == b"\r\n" and 3000 <= int.from_bytes(head[:2], "little") < 4000
+            and int.from_bytes(head[4:8], "little") in (0, 1, 3)):  # CPython 3 .pyc: magic, flags
         return Sniffed("python-bytecode", "application/x-python-code", False, None)
     return None
 
@@ -112,13 +120,20 @@ def _decode_text(head: bytes, truncated: bool) -> str | None:
     return "8bit" if control * 20 < len(head) else None
 
 
+def shebang_language(head: bytes) -> str:
+    """Language named by a `#!` line: `/usr/bin/python3.11`, `/usr/bin/env -S python3 -u`, ..."""
+    words = head[2:200].split(b"\n", 1)[0].decode("utf-8", "replace").split()
+    if words and words[0].endswith("/env"):
+        words = [w for w in words[1:] if not w.startswith("-") and "=" not in w]
+    prog = words[0].rsplit("/", 1)[-1] if words else ""
+    match = SHEBANG_RE.match(prog)
+    return SHEBANG_LANGS[match.group(1)] if match else "script"
+
+
 def _text_type(head: bytes, name: str, ext: str) -> tuple[str, str]:
     stripped = head.lstrip()
     if head.startswith(b"#!"):
-        interp = head[2:120].split(b"\n", 1)[0].split()
-        prog = interp[-1] if interp and interp[0].endswith(b"/env") else (interp[0] if interp else b"")
-        lang = SHEBANG_LANGS.get(prog.rsplit(b"/", 1)[-1].decode("ascii", "replace"), "script")
-        return lang, "text/x-script"
+        return shebang_language(head), "text/x-script"
     lower = name.rsplit("/", 1)[-1].lower()
     if lower in TEXT_BY_NAME or lower.startswith("dockerfile"):
         return TEXT_BY_NAME.get(lower, TEXT_BY_NAME["dockerfile"])

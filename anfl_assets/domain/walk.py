@@ -91,7 +91,7 @@ def load_ignore_spec(root: Path, extra_globs: tuple[str, ...] = ()) -> pathspec.
     if anflignore.is_file():
         lines += anflignore.read_text(encoding="utf-8", errors="replace").splitlines()
     lines = [ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines) if lines else None
+    return pathspec.PathSpec.from_lines("gitignore", lines) if lines else None
 
 
 def walk_tree(root: Path, ignore: pathspec.PathSpec | None = None,
