@@ -9,6 +9,7 @@ GIL hand-offs low on warm small files (see benchmarks/RESULTS.md).
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import stat
 import threading
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from blake3 import blake3
 
-from anfl_assets.domain.walk import error_text
+from anfl_assets.domain.walk import VANISHED, error_text
 
 READ_CHUNK = 1 << 20
 HEAD_BYTES = 8192
@@ -71,7 +72,7 @@ def read_content(full_path: bytes) -> ContentFacts:
     try:
         fd = os.open(full_path, _OPEN_FLAGS)
     except OSError as exc:
-        facts.error = "vanished during scan" if exc.errno == 2 else error_text(exc)
+        facts.error = VANISHED if exc.errno == errno.ENOENT else error_text(exc)
         return facts
     try:
         before = os.fstat(fd)

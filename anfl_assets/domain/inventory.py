@@ -203,10 +203,12 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
     link_target: list[str | None] = [None] * n
     link_status: list[str | None] = [None] * n
     for i, kind in enumerate(walked.kind):
-        if kind != "file":  # no content facts, even if the path held a regular file last time
+        if kind != "file" or walked.error[i] is not None:
+            # No content facts, even if the path held a readable regular file last time.
             for c in CONTENT_COLUMNS:
                 content[c][i] = None
-            content["file_type"][i] = kind
+            if kind != "file":
+                content["file_type"][i] = kind
             if kind == "symlink":
                 link_target[i], link_status[i] = symlink_info(root, walked.rel[i])
 

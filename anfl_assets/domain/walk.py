@@ -18,6 +18,8 @@ import pathspec
 # `.git` internals are git's, not the project's; the repository itself is read by `gitrepo`.
 ALWAYS_SKIPPED_DIRS = frozenset({b".git"})
 
+VANISHED = "vanished during scan"
+
 KIND_BY_MODE = (
     (stat.S_ISREG, "file"),
     (stat.S_ISLNK, "symlink"),
@@ -129,7 +131,7 @@ def walk_tree(root: Path, ignore: pathspec.PathSpec | None = None,
                 try:
                     cols.add_stat(rel, entry.stat(follow_symlinks=False))
                 except OSError as exc:  # vanished between listing and stat, or no permission
-                    cols.add_error(rel, "file", error_text(exc))
+                    cols.add_error(rel, "file", VANISHED if exc.errno == errno.ENOENT else error_text(exc))
         if progress is not None:
             progress(len(cols))
     return cols
