@@ -80,6 +80,7 @@ def file_inventory(context: AssetExecutionContext, warehouse: WarehouseResource,
             schema=TableSchema(columns=[TableColumn("type", "string"), TableColumn("files", "int"),
                                         TableColumn("bytes", "int")]),
         ),
+        "git status": s.git_error or "ok",
         "snapshot": MetadataValue.url(snapshot),
         "root": MetadataValue.path(str(project.root)),
     })

@@ -70,6 +70,13 @@ def status_index(root: Path) -> StatusIndex:
     def paths(out: bytes) -> list[bytes]:
         return [p for p in out.split(b"\0") if p]
 
+    # A project inside a folder its enclosing repository ignores: everything in it is ignored
+    # (and `ls-files --ignored --directory` refuses to run from there).
+    ignored_root = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "."],
+                                  capture_output=True, env=GIT_ENV)
+    if ignored_root.returncode == 0:
+        return StatusIndex(ignored_dirs=(b"",))
+
     tracked = set(paths(_git(root, "ls-files", "-z", "--cached")))
     untracked = set(paths(_git(root, "ls-files", "-z", "--others", "--exclude-standard")))
     ignored = paths(_git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"))

@@ -130,27 +130,35 @@ def _batches(paths: Sequence[bytes], sizes: Sequence[int]) -> list[range]:
     return out
 
 
-def read_many(paths: Sequence[bytes], sizes: Sequence[int], threads: int = 4,
-              progress: Callable[[int, int], None] | None = None) -> list[ContentFacts]:
-    """`read_content` over many files; results in input order."""
-    results: list[ContentFacts | None] = [None] * len(paths)
+def read_many(paths: Sequence[bytes], sizes: Sequence[int], on_read: Callable[[int, ContentFacts], None],
+              threads: int = 4, progress: Callable[[int, int], None] | None = None) -> int:
+    """`read_content` over many files, handing each result to `on_read(index, facts)` at once.
+
+    Results are consumed as they come rather than collected, so memory stays
+    flat at hundreds of thousands of files. `on_read` may run on worker threads
+    and must only write to its own index. Returns the bytes read."""
 
     def run(batch: range) -> tuple[int, int]:
         nbytes = 0
         for i in batch:
-            results[i] = facts = read_content(paths[i])
+            facts = read_content(paths[i])
             nbytes += facts.bytes_read
+            on_read(i, facts)
         return len(batch), nbytes
 
+    total = 0
     batches = _batches(paths, sizes)
     if threads <= 1 or len(batches) <= 1:
-        for b in batches:
-            done = run(b)
-            if progress:
-                progress(*done)
+        done_iter = map(run, batches)
     else:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="anfl-hash") as pool:
-            for done in pool.map(run, batches):
-                if progress:
-                    progress(*done)
-    return results  # type: ignore[return-value]
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="anfl-hash")
+        done_iter = pool.map(run, batches)
+    try:
+        for files, nbytes in done_iter:
+            total += nbytes
+            if progress:
+                progress(files, nbytes)
+    finally:
+        if threads > 1 and len(batches) > 1:
+            pool.shutdown()
+    return total

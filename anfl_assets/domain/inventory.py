@@ -68,6 +68,7 @@ class InventoryStats:
     read_s: float = 0.0
     total_s: float = 0.0
     top_types: list[tuple[str, int, int]] = field(default_factory=list)
+    git_error: str | None = None
 
     @property
     def read_mb_per_s(self) -> float:
@@ -84,11 +85,11 @@ class InventoryResult:
     stats: InventoryStats
 
 
-def _owner_names(uids: list[int | None]) -> list[str | None]:
+def _owner_names(uids, no_stat: bytearray) -> list[str | None]:
     names: dict[int, str | None] = {}
     out = []
-    for uid in uids:
-        if uid is None:
+    for uid, missing in zip(uids, no_stat):
+        if missing:
             out.append(None)
             continue
         if uid not in names:
@@ -139,10 +140,10 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
         "row": pa.array(range(n), pa.int64()),
         "key": pa.array(walked.rel, pa.binary()),
         "kind": pa.array(walked.kind, pa.string()),
-        "size": pa.array(walked.size, pa.int64()),
-        "mtime_ns": pa.array(walked.mtime_ns, pa.int64()),
-        "ctime_ns": pa.array(walked.ctime_ns, pa.int64()),
-        "inode": pa.array(walked.inode, pa.int64()),
+        "size": walked.arrow("size"),
+        "mtime_ns": walked.arrow("mtime_ns"),
+        "ctime_ns": walked.arrow("ctime_ns"),
+        "inode": walked.arrow("inode"),
         "walk_error": pa.array(walked.error, pa.string()),
     })
     prev = previous if previous is not None and previous.num_rows else _empty_previous()
@@ -175,29 +176,32 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
         if progress:
             progress("read", done_bytes[0], total_to_read)
 
-    facts = read_many(full_paths, sizes, threads=threads, progress=on_batch)
-    stats.read_s = time.perf_counter() - t1
-
     content = {c: joined[f"prev_{c}"].to_pylist() for c in CONTENT_COLUMNS}
-    size_col, mtime_col, ctime_col, inode_col = (list(walked.size), list(walked.mtime_ns),
-                                                 list(walked.ctime_ns), list(walked.inode))
-    errors = list(walked.error)
-    for i, f in zip(to_read, facts):
-        stats.files_read += 1
-        stats.bytes_read += f.bytes_read
+    del joined, base
+    size_col, mtime_col, ctime_col, inode_col = walked.size, walked.mtime_ns, walked.ctime_ns, walked.inode
+    errors = walked.error
+
+    def on_read(k: int, f) -> None:
+        """Fold one read into the columns at its row (runs on reader threads; one row each)."""
+        i = to_read[k]
         if f.size is not None:  # the file moved on since the walk: keep what was read
             size_col[i], mtime_col[i], ctime_col[i], inode_col[i] = f.size, f.mtime_ns, f.ctime_ns, f.inode
         errors[i] = f.error
         if f.error and f.size is None:
             for c in CONTENT_COLUMNS:
                 content[c][i] = None
-            continue
+            return
         s = sniff(f.head, texts[i], size_col[i] or 0)
         content["file_type"][i], content["mime"][i] = s.file_type, s.mime
         content["is_text"][i], content["encoding"][i] = s.is_text, s.encoding
         # Lines as editors count them: a last line without a newline still counts.
         content["line_count"][i] = (f.newlines + (not f.ends_with_newline)) if s.is_text else None
         content["blake3"][i] = f.blake3
+
+    stats.bytes_read = read_many(full_paths, sizes, on_read, threads=threads, progress=on_batch)
+    stats.files_read = len(to_read)
+    stats.read_s = time.perf_counter() - t1
+    del full_paths
 
     # Non-regular entries: their kind is their type; symlinks get target and status.
     link_target: list[str | None] = [None] * n
@@ -214,8 +218,11 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
 
     git_status: list[str | None] = [None] * n
     if gitrepo.is_git_root(root):
-        idx = gitrepo.status_index(root)
-        git_status = [idx.status_of(rel) for rel in walked.rel]
+        try:
+            idx = gitrepo.status_index(root)
+            git_status = [idx.status_of(rel) for rel in walked.rel]
+        except gitrepo.GitError as exc:  # a broken repository leaves git_status empty, not the scan failed
+            stats.git_error = str(exc)
 
     scanned_at = pa.array(np.full(n, time.time_ns() // 1000, dtype=np.int64)).cast(
         pa.timestamp("us", tz="UTC"))
@@ -223,18 +230,18 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
         "project": pa.array([project] * n, pa.string()),
         "path": pa.array(texts, pa.string()),
         "path_raw": pa.array(raws, pa.binary()),
-        "kind": base["kind"],
-        "size": pa.array(size_col, pa.int64()),
-        "allocated_bytes": pa.array(walked.allocated, pa.int64()),
-        "mtime": pa.array(mtime_col, pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
-        "mtime_ns": pa.array(mtime_col, pa.int64()),
-        "ctime_ns": pa.array(ctime_col, pa.int64()),
-        "mode": pa.array(walked.mode, pa.int32()),
-        "uid": pa.array(walked.uid, pa.int32()),
-        "gid": pa.array(walked.gid, pa.int32()),
-        "owner": pa.array(_owner_names(walked.uid), pa.string()),
-        "inode": pa.array(inode_col, pa.int64()),
-        "nlink": pa.array(walked.nlink, pa.int32()),
+        "kind": pa.array(walked.kind, pa.string()),
+        "size": walked.arrow("size"),
+        "allocated_bytes": walked.arrow("allocated"),
+        "mtime": walked.arrow("mtime_ns", pa.timestamp("ns", tz="UTC")),
+        "mtime_ns": walked.arrow("mtime_ns"),
+        "ctime_ns": walked.arrow("ctime_ns"),
+        "mode": walked.arrow("mode", pa.int32()),
+        "uid": walked.arrow("uid", pa.int32()),
+        "gid": walked.arrow("gid", pa.int32()),
+        "owner": pa.array(_owner_names(walked.uid, walked.no_stat), pa.string()),
+        "inode": walked.arrow("inode"),
+        "nlink": walked.arrow("nlink", pa.int32()),
         "file_type": pa.array(content["file_type"], pa.string()),
         "extension": pa.array([extension_of(t) for t in texts], pa.string()),
         "mime": pa.array(content["mime"], pa.string()),

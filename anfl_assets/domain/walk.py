@@ -10,10 +10,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
+from array import array
 from pathlib import Path
 
+import numpy as np
 import pathspec
+import pyarrow as pa
 
 # `.git` internals are git's, not the project's; the repository itself is read by `gitrepo`.
 ALWAYS_SKIPPED_DIRS = frozenset({b".git"})
@@ -43,22 +45,23 @@ def error_text(exc: OSError) -> str:
     return f"{name}: {exc.strerror or exc}"
 
 
-@dataclass
-class WalkColumns:
-    """Column lists for every entry found; index i of each list is one entry."""
+STAT_FIELDS = ("size", "allocated", "mtime_ns", "ctime_ns", "mode", "uid", "gid", "inode", "nlink")
 
-    rel: list[bytes] = field(default_factory=list)
-    kind: list[str] = field(default_factory=list)
-    size: list[int | None] = field(default_factory=list)
-    allocated: list[int | None] = field(default_factory=list)
-    mtime_ns: list[int | None] = field(default_factory=list)
-    ctime_ns: list[int | None] = field(default_factory=list)
-    mode: list[int | None] = field(default_factory=list)
-    uid: list[int | None] = field(default_factory=list)
-    gid: list[int | None] = field(default_factory=list)
-    inode: list[int | None] = field(default_factory=list)
-    nlink: list[int | None] = field(default_factory=list)
-    error: list[str | None] = field(default_factory=list)
+
+class WalkColumns:
+    """Columns for every entry found; index i of each column is one entry.
+
+    Stat fields are packed `array('q')` (8 bytes a value instead of a Python int
+    object), with `no_stat[i] == 1` where the entry could not be stat-ed: at
+    300,000 files this is the difference between ~100 MB and ~20 MB."""
+
+    def __init__(self) -> None:
+        self.rel: list[bytes] = []
+        self.kind: list[str] = []
+        self.error: list[str | None] = []
+        self.no_stat = bytearray()
+        for name in STAT_FIELDS:
+            setattr(self, name, array("q"))
 
     def __len__(self) -> int:
         return len(self.rel)
@@ -73,17 +76,24 @@ class WalkColumns:
         self.mode.append(st.st_mode)
         self.uid.append(st.st_uid)
         self.gid.append(st.st_gid)
-        self.inode.append(st.st_ino)
+        self.inode.append(st.st_ino if st.st_ino < 1 << 63 else st.st_ino - (1 << 64))
         self.nlink.append(st.st_nlink)
         self.error.append(None)
+        self.no_stat.append(0)
 
     def add_error(self, rel: bytes, kind: str, message: str) -> None:
         self.rel.append(rel)
         self.kind.append(kind)
-        for col in (self.size, self.allocated, self.mtime_ns, self.ctime_ns, self.mode,
-                    self.uid, self.gid, self.inode, self.nlink):
-            col.append(None)
+        for name in STAT_FIELDS:
+            getattr(self, name).append(0)
         self.error.append(message)
+        self.no_stat.append(1)
+
+    def arrow(self, name: str, type_: pa.DataType = pa.int64()) -> pa.Array:
+        """One stat column as Arrow, NULL where the entry had no stat."""
+        values = np.frombuffer(getattr(self, name), dtype=np.int64)
+        mask = np.frombuffer(bytes(self.no_stat), dtype=np.bool_) if any(self.no_stat) else None
+        return pa.array(values, type=pa.int64(), mask=mask).cast(type_)
 
 
 def load_ignore_spec(root: Path, extra_globs: tuple[str, ...] = ()) -> pathspec.PathSpec | None:

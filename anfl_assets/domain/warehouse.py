@@ -87,6 +87,48 @@ CREATE TABLE IF NOT EXISTS inventory.scan_runs (
     rows BIGINT,
     stats JSON
 );
+CREATE SCHEMA IF NOT EXISTS enrich;
+CREATE TABLE IF NOT EXISTS enrich.processed (
+    project VARCHAR NOT NULL,
+    extractor VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    blake3 VARCHAR,
+    version VARCHAR NOT NULL,
+    error VARCHAR,
+    error_line BIGINT,
+    skipped VARCHAR
+);
+CREATE TABLE IF NOT EXISTS enrich.file_classes (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    category VARCHAR NOT NULL,
+    language VARCHAR,
+    config_format VARCHAR,
+    infra_kind VARCHAR,
+    rule VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrich.code_symbols (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    language VARCHAR,
+    kind VARCHAR,
+    name VARCHAR,
+    qualified_name VARCHAR,
+    start_line BIGINT,
+    end_line BIGINT,
+    doc VARCHAR,
+    parent VARCHAR
+);
+CREATE TABLE IF NOT EXISTS enrich.code_imports (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    language VARCHAR,
+    module VARCHAR,
+    name VARCHAR,
+    line BIGINT
+);
+CREATE OR REPLACE VIEW enrich.parse_errors AS
+    SELECT project, extractor, path, error, error_line FROM enrich.processed WHERE error IS NOT NULL;
 CREATE OR REPLACE VIEW inventory.file_history AS
     SELECT c.project, ch.path,
            arg_max(c.sha, c.authored_at) AS last_commit,

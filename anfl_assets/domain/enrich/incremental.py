@@ -1,0 +1,104 @@
+"""Incremental bookkeeping shared by every enrichment extractor.
+
+`enrich.processed` records, per extractor, which (path, blake3, version) has
+been handled, with its parse error if any. A file is (re)processed only when
+its content hash or the extractor version changed; rows of every other file
+are kept as they are. Files are read and extracted in worker processes, in
+chunks, because parsing is CPU-bound and the GIL would serialise it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from anfl_assets.domain.warehouse import Warehouse
+
+PROCESSED_SCHEMA = pa.schema([
+    ("project", pa.string()), ("extractor", pa.string()), ("path", pa.string()), ("blake3", pa.string()),
+    ("version", pa.string()), ("error", pa.string()), ("error_line", pa.int64()), ("skipped", pa.string()),
+])
+
+
+@dataclass
+class WorkSet:
+    """What one materialization must do: `todo` rows to (re)process, `kept` paths whose rows stay."""
+
+    current: pa.Table
+    todo: pa.Table
+    kept: pa.Table
+
+    @property
+    def reused(self) -> int:
+        return self.kept.num_rows
+
+
+def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_sql: str,
+              params: list | None = None) -> WorkSet:
+    """`files_sql` selects this extractor's candidate files (must return path, blake3 and
+    whatever the extractor needs); compare with what was processed at this version."""
+    with wh.read() as con:
+        current = con.sql(files_sql, params=params or None).to_arrow_table()
+        con.register("current_files", current)
+        kept = con.sql(
+            "SELECT c.path FROM current_files c JOIN enrich.processed p "
+            "ON p.project = ? AND p.extractor = ? AND p.version = ? AND p.path = c.path AND p.blake3 = c.blake3",
+            params=[project, extractor, version]).to_arrow_table()
+        con.register("kept_paths", kept)
+        todo = con.sql("SELECT * FROM current_files WHERE path NOT IN (SELECT path FROM kept_paths)"
+                       ).to_arrow_table()
+    return WorkSet(current=current, todo=todo, kept=kept)
+
+
+def commit_work(wh: Warehouse, project: str, extractor: str, work: WorkSet,
+                outputs: dict[str, pa.Table], processed: pa.Table,
+                derived: dict[str, pa.Table] | None = None) -> None:
+    """One transaction: drop rows of paths not kept, insert the new ones, record what was processed.
+
+    `outputs` are per-file tables (path column) maintained incrementally; `derived`
+    are per-project tables recomputed whole (e.g. drift), replaced outright."""
+    with wh.write() as con:
+        con.register("kept_paths", work.kept)
+        for table, rows in [*outputs.items(), ("enrich.processed", processed)]:
+            extra = " AND extractor = ?" if table == "enrich.processed" else ""
+            params = [project, extractor] if extra else [project]
+            con.execute(f"DELETE FROM {table} WHERE project = ?{extra} "
+                        "AND path NOT IN (SELECT path FROM kept_paths)", params)
+            if rows.num_rows:
+                con.register("incoming_rows", rows)
+                cols = ", ".join(f'"{c}"' for c in rows.column_names)
+                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_rows")
+                con.unregister("incoming_rows")
+        for table, rows in (derived or {}).items():
+            con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
+            if rows.num_rows:
+                con.register("incoming_rows", rows)
+                cols = ", ".join(f'"{c}"' for c in rows.column_names)
+                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_rows")
+                con.unregister("incoming_rows")
+
+
+def full_path(root: Path, path: str, path_raw: bytes | None) -> bytes:
+    return os.fsencode(root) + b"/" + (path_raw if path_raw is not None else path.encode("utf-8"))
+
+
+def read_bytes(full: bytes, limit: int) -> bytes | None:
+    """Up to `limit` bytes of a file; None when it cannot be read any more (it is then retried next run)."""
+    try:
+        with open(full, "rb") as fh:
+            return fh.read(limit)
+    except OSError:
+        return None
+
+
+def pool_map(fn: Callable[[object], object], chunks: list, workers: int) -> list:
+    """`fn` over chunks of work, in worker processes when there is more than one chunk."""
+    if workers <= 1 or len(chunks) <= 1:
+        return list(map(fn, chunks))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, chunks))
