@@ -46,52 +46,45 @@ def error_text(exc: OSError) -> str:
 
 
 STAT_FIELDS = ("size", "allocated", "mtime_ns", "ctime_ns", "mode", "uid", "gid", "inode", "nlink")
+STAT_INDEX = {name: i for i, name in enumerate(STAT_FIELDS)}
+N_STAT = len(STAT_FIELDS)
+NO_STAT = (0,) * N_STAT
 
 
 class WalkColumns:
     """Columns for every entry found; index i of each column is one entry.
 
-    Stat fields are packed `array('q')` (8 bytes a value instead of a Python int
-    object), with `no_stat[i] == 1` where the entry could not be stat-ed: at
-    300,000 files this is the difference between ~100 MB and ~20 MB."""
+    Stat fields are packed into one `array('q')`, nine values an entry (8 bytes
+    a value instead of a Python int object, one `extend` per entry instead of
+    nine appends), with `no_stat[i] == 1` where the entry could not be stat-ed:
+    at 300,000 files this is the difference between ~100 MB and ~20 MB."""
 
     def __init__(self) -> None:
         self.rel: list[bytes] = []
         self.kind: list[str] = []
         self.error: list[str | None] = []
         self.no_stat = bytearray()
-        for name in STAT_FIELDS:
-            setattr(self, name, array("q"))
+        self.stats = array("q")
 
     def __len__(self) -> int:
         return len(self.rel)
 
-    def add_stat(self, rel: bytes, st: os.stat_result) -> None:
-        self.rel.append(rel)
-        self.kind.append(kind_of(st.st_mode))
-        self.size.append(st.st_size)
-        self.allocated.append(st.st_blocks * 512)
-        self.mtime_ns.append(st.st_mtime_ns)
-        self.ctime_ns.append(st.st_ctime_ns)
-        self.mode.append(st.st_mode)
-        self.uid.append(st.st_uid)
-        self.gid.append(st.st_gid)
-        self.inode.append(st.st_ino if st.st_ino < 1 << 63 else st.st_ino - (1 << 64))
-        self.nlink.append(st.st_nlink)
-        self.error.append(None)
-        self.no_stat.append(0)
-
     def add_error(self, rel: bytes, kind: str, message: str) -> None:
         self.rel.append(rel)
         self.kind.append(kind)
-        for name in STAT_FIELDS:
-            getattr(self, name).append(0)
+        self.stats.extend(NO_STAT)
         self.error.append(message)
         self.no_stat.append(1)
 
+    def get(self, name: str, i: int) -> int:
+        return self.stats[i * N_STAT + STAT_INDEX[name]]
+
+    def set(self, name: str, i: int, value: int) -> None:
+        self.stats[i * N_STAT + STAT_INDEX[name]] = value
+
     def arrow(self, name: str, type_: pa.DataType = pa.int64()) -> pa.Array:
         """One stat column as Arrow, NULL where the entry had no stat."""
-        values = np.frombuffer(getattr(self, name), dtype=np.int64)
+        values = np.frombuffer(self.stats, dtype=np.int64)[STAT_INDEX[name]::N_STAT]
         mask = np.frombuffer(bytes(self.no_stat), dtype=np.bool_) if any(self.no_stat) else None
         return pa.array(values, type=pa.int64(), mask=mask).cast(type_)
 
@@ -114,6 +107,8 @@ def walk_tree(root: Path, ignore: pathspec.PathSpec | None = None,
     prefix_len = len(root_b) + 1
     stack: list[bytes] = [root_b]
     match = ignore.match_file if ignore is not None else None
+    add_rel, add_kind, add_stats = cols.rel.append, cols.kind.append, cols.stats.extend
+    add_error, add_no_stat = cols.error.append, cols.no_stat.append
     while stack:
         top = stack.pop()
         try:
@@ -139,9 +134,19 @@ def walk_tree(root: Path, ignore: pathspec.PathSpec | None = None,
                 if match is not None and match(os.fsdecode(rel)):
                     continue
                 try:
-                    cols.add_stat(rel, entry.stat(follow_symlinks=False))
+                    st = entry.stat(follow_symlinks=False)
                 except OSError as exc:  # vanished between listing and stat, or no permission
                     cols.add_error(rel, "file", VANISHED if exc.errno == errno.ENOENT else error_text(exc))
+                    continue
+                # Appends inlined: this loop runs once per file and its overhead shows against `find`.
+                mode = st.st_mode
+                ino = st.st_ino
+                add_rel(rel)
+                add_kind("file" if mode & 0o170000 == 0o100000 else kind_of(mode))
+                add_stats((st.st_size, st.st_blocks * 512, st.st_mtime_ns, st.st_ctime_ns, mode, st.st_uid,
+                           st.st_gid, ino if ino < 1 << 63 else ino - (1 << 64), st.st_nlink))
+                add_error(None)
+                add_no_stat(0)
         if progress is not None:
             progress(len(cols))
     return cols

@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS inventory.files (
     symlink_status VARCHAR,
     git_status VARCHAR,
     scan_error VARCHAR,
-    scanned_at TIMESTAMPTZ
+    recorded_at TIMESTAMPTZ
 );
 CREATE TABLE IF NOT EXISTS inventory.git_commits (
     project VARCHAR NOT NULL,

@@ -47,8 +47,8 @@ def write(root: Path, rel: str | bytes, data: bytes) -> bytes:
 
 
 def rows_by_path(table) -> dict[str, dict]:
-    """Rows keyed by `path`, without `mtime` (ns timestamps do not convert) and `scanned_at`."""
-    return {r["path"]: r for r in table.drop_columns(["mtime", "scanned_at"]).to_pylist()}
+    """Rows keyed by `path`, without `mtime` (ns timestamps do not convert) and `recorded_at`."""
+    return {r["path"]: r for r in table.drop_columns(["mtime", "recorded_at"]).to_pylist()}
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def public_tree():
 
 def _scan_payload(root: Path) -> dict:
     result = build_inventory("estate", root, threads=2)
-    return {"rows": result.table.drop_columns(["mtime", "scanned_at", "path_raw"]).to_pylist(),
+    return {"rows": result.table.drop_columns(["mtime", "recorded_at", "path_raw"]).to_pylist(),
             "errors": result.stats.errors, "on_disk": count_files_on_disk(root)}
 
 

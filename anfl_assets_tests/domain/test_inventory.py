@@ -43,8 +43,8 @@ def write_tree(root: Path, files: dict[str, bytes]) -> None:
 
 
 def rows_by_path(table) -> dict[str, dict]:
-    """Rows keyed by path; `mtime` (ns timestamp) and `scanned_at` (changes every scan) left out."""
-    return {r["path"]: r for r in table.drop_columns(["mtime", "scanned_at"]).to_pylist()}
+    """Rows keyed by path; `mtime` (ns timestamp) and `recorded_at` (changes every scan) left out."""
+    return {r["path"]: r for r in table.drop_columns(["mtime", "recorded_at"]).to_pylist()}
 
 
 def stored_rows(wh: Warehouse, project: str) -> dict[str, dict]:
@@ -309,3 +309,41 @@ def test_file_replaced_by_symlink_drops_old_content_facts(warehouse, project):
     assert (row["kind"], row["file_type"], row["symlink_status"]) == ("symlink", "symlink", "ok")
     assert (row["blake3"], row["mime"], row["is_text"], row["encoding"], row["line_count"]) == \
         (None, None, None, None, None)
+
+
+def test_delta_writes_leave_stored_rows_equal_to_a_full_scan(warehouse, project):
+    """Only differing rows are rewritten, yet the stored inventory always equals the scan result,
+    including git status changes and deletions; an unchanged re-scan writes no file row."""
+    first = refresh_file_inventory(warehouse, "p", project)
+    assert first.stats.rows_written == len(PROJECT_FILES)
+    again = refresh_file_inventory(warehouse, "p", project)
+    assert again.stats.rows_written == 0
+    assert stored_rows(warehouse, "p") == rows_by_path(again.table)
+
+    git(project, "init", "-q")
+    git(project, "add", "README.md")
+    (project / "data/sample.csv").unlink()
+    (project / "configs/train.yaml").write_bytes(b"epochs: 30\nlr: 0.001\n")
+    (project / "NOTES.txt").write_bytes(b"new\n")
+    third = refresh_file_inventory(warehouse, "p", project)
+    stored = stored_rows(warehouse, "p")
+    assert stored == rows_by_path(third.table)
+    assert "data/sample.csv" not in stored and stored["NOTES.txt"]["git_status"] == "untracked"
+    assert stored["README.md"]["git_status"] == "tracked"
+    # Git status changed for every row, so all present rows were rewritten once.
+    assert third.stats.rows_written == len(stored)
+    assert refresh_file_inventory(warehouse, "p", project).stats.rows_written == 0
+    runs = warehouse.query("SELECT count(*) AS n FROM inventory.scan_runs WHERE project = 'p'").to_pylist()
+    assert runs == [{"n": 4}]
+
+
+def test_vectorised_extension_rule_matches_extension_of():
+    """The Arrow regex that fills `extension` agrees with `sniff.extension_of` on tricky names."""
+    import pyarrow as pa
+
+    from anfl_assets.domain.inventory import _extensions
+    from anfl_assets.domain.sniff import extension_of
+
+    names = ["a.py", "dir.d/Makefile", ".gitignore", ".env.local", "archive.tar.GZ", "x/...hidden",
+             "trailing.", "deep/a.b/c.d.e", "Dockerfile.prod", "noext", "x/.bashrc", "..x.y", "Ünïcode.TXT"]
+    assert _extensions(pa.array(names)).to_pylist() == [extension_of(n) for n in names]
