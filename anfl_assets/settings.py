@@ -32,6 +32,9 @@ class Settings:
     extra_ignores: tuple[str, ...] = field(default_factory=tuple)
     hash_threads: int = 0
     lock_timeout_s: float = 600.0
+    classification_rules: str = ""
+    fingerprint_key_text: str = field(default="", repr=False)
+    workers: int = 0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -50,6 +53,9 @@ class Settings:
             extra_ignores=ignores,
             hash_threads=int(_env("ANFL_HASH_THREADS", "0")),
             lock_timeout_s=float(_env("ANFL_LOCK_TIMEOUT_S", "600")),
+            classification_rules=_env("ANFL_CLASSIFICATION_RULES"),
+            fingerprint_key_text=_env("ANFL_FINGERPRINT_KEY"),
+            workers=int(_env("ANFL_WORKERS", "0")),
         )
 
     @property
@@ -60,6 +66,15 @@ class Settings:
     def objects_url(self) -> str:
         """`file://...` for the embedded store, `s3://bucket/prefix` in production."""
         return self.object_store_url or (self.home / "objects").as_uri()
+
+    @property
+    def fingerprint_key_file(self) -> Path:
+        return self.home / "fingerprint.key"
+
+    @property
+    def worker_count(self) -> int:
+        """Processes for CPU-bound extraction: ANFL_WORKERS, else one per core."""
+        return self.workers or os.cpu_count() or 1
 
     @property
     def dagster_home(self) -> Path:

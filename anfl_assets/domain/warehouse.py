@@ -127,6 +127,43 @@ CREATE TABLE IF NOT EXISTS enrich.code_imports (
     name VARCHAR,
     line BIGINT
 );
+CREATE TABLE IF NOT EXISTS enrich.config_keys (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    format VARCHAR,
+    doc_index INTEGER,
+    key_path VARCHAR,
+    value_type VARCHAR,
+    value_fingerprint VARCHAR,
+    is_secret_key BOOLEAN,
+    display_value VARCHAR,
+    line BIGINT
+);
+CREATE TABLE IF NOT EXISTS enrich.k8s_resources (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    doc_index INTEGER,
+    object_path VARCHAR,
+    api_version VARCHAR,
+    kind VARCHAR,
+    name VARCHAR,
+    namespace VARCHAR,
+    images VARCHAR[],
+    replicas BIGINT,
+    resources JSON,
+    labels JSON,
+    line BIGINT
+);
+CREATE TABLE IF NOT EXISTS enrich.config_drift (
+    project VARCHAR NOT NULL,
+    config_identity VARCHAR NOT NULL,
+    key_path VARCHAR,
+    drift_kind VARCHAR NOT NULL,
+    environments_present VARCHAR[],
+    environments_missing VARCHAR[],
+    values_by_env JSON,
+    doc_index INTEGER
+);
 CREATE OR REPLACE VIEW enrich.parse_errors AS
     SELECT project, extractor, path, error, error_line FROM enrich.processed WHERE error IS NOT NULL;
 CREATE OR REPLACE VIEW inventory.file_history AS

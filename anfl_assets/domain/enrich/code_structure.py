@@ -466,9 +466,14 @@ def _py_string_value(node) -> str | None:
     return "".join(values)
 
 
-def _py_docstring(defn) -> str | None:
-    body = defn.child_by_field_name("body")
-    if body is None or not body.named_child_count:
+# A docstring statement starts with a quote, a string prefix or a parenthesis; a comment may
+# come first. Anything else is rejected from the source byte without touching the tree.
+_PY_DOC_FIRST = frozenset(b"\"'rRuUbBfFtT(#")
+
+
+def _py_docstring(body, src: bytes) -> str | None:
+    start = body.start_byte
+    if start >= len(src) or src[start] not in _PY_DOC_FIRST or not body.named_child_count:
         return None
     first = body.named_child(0)
     while first is not None and first.is_extra:
@@ -477,6 +482,16 @@ def _py_docstring(defn) -> str | None:
         return None
     value = _py_string_value(first.named_child(0))
     return _first_line(value) if value is not None else None
+
+
+def _py_end_row(node, src: bytes) -> int:
+    """_end_row, without walking the tree when the last line of the node holds no comment (no
+    `#`) and no line continuation (no backslash): then the node's own end is its last token."""
+    end = node.end_byte
+    line_start = src.rfind(b"\n", 0, end) + 1
+    if src.find(b"#", line_start, end) < 0 and src.find(b"\\", line_start, end) < 0:
+        return node.end_point[0]
+    return _end_row(node)
 
 
 def _py_imports_ts(node, out: list) -> None:
@@ -519,10 +534,13 @@ _PY_IMPORTS = frozenset({"import_statement", "import_from_statement", "future_im
 _PY_PY2 = frozenset({"print_statement", "exec_statement"})
 
 
-def _py_statements(root):
+def _py_statements(root, src: bytes):
     """(function nodes, class nodes, decorated_definition nodes, import nodes, py2 seen) by
-    walking statements only. About 4x cheaper than running the query over every node, which
-    matters for Python: the biggest share of an estate's code bytes."""
+    walking statements only, and only into blocks whose bytes contain one of the keywords
+    sought (a plain substring test in C: a superset, so nothing is missed). Several times
+    cheaper than running the query, which visits every node; that matters for Python, the
+    biggest share of an estate's code bytes."""
+    find = src.find
     functions, classes, decorated, imports = [], [], [], []
     py2 = False
     stack = [root]
@@ -532,28 +550,36 @@ def _py_statements(root):
             t = node.type
             if t == "function_definition" or t == "class_definition":
                 (functions if t == "function_definition" else classes).append(node)
-                body = node.child_by_field_name("body")
-                if body is not None:
-                    push(body)
+                node = node.child_by_field_name("body")
+                if node is None:
+                    continue
             elif t in _PY_CONTAINERS:
                 if t == "decorated_definition":
                     decorated.append(node)
-                push(node)
+                    push(node)
+                    continue
             elif t in _PY_IMPORTS:
                 imports.append(node)
-            elif t in _PY_PY2:
-                py2 = True
+                continue
+            else:
+                if t in _PY_PY2:
+                    py2 = True
+                continue
+            s, e = node.start_byte, node.end_byte
+            if (find(b"def", s, e) >= 0 or find(b"class", s, e) >= 0 or find(b"import", s, e) >= 0
+                    or find(b"print", s, e) >= 0 or find(b"exec", s, e) >= 0):
+                push(node)
     return functions, classes, decorated, imports, py2
 
 
-def _python_ts(root, query) -> tuple[list[Symbol], list[Import], bool]:
+def _python_ts(root, query, src: bytes) -> tuple[list[Symbol], list[Import], bool]:
     if root.has_error:  # definitions may hang anywhere under ERROR nodes: ask the query
         caps = _captures(query, root)
         functions, classes = caps.get("function", ()), caps.get("class", ())
         decorated_nodes, import_nodes = caps.get("decorated", ()), caps.get("import", ())
         py2 = bool(caps.get("py2"))
     else:
-        functions, classes, decorated_nodes, import_nodes, py2 = _py_statements(root)
+        functions, classes, decorated_nodes, import_nodes, py2 = _py_statements(root, src)
     decorated = {}
     for d in decorated_nodes:
         inner = d.child_by_field_name("definition")
@@ -565,10 +591,11 @@ def _python_ts(root, query) -> tuple[list[Symbol], list[Import], bool]:
             name = node.child_by_field_name("name")
             if name is None:
                 continue
+            body = node.child_by_field_name("body")
             start = node.start_byte
             srow = decorated.get(start, node.start_point[0])
-            raw.append((start, node.end_byte, kind, _text(name), srow, _end_row(node),
-                        _py_docstring(node), None))
+            raw.append((start, node.end_byte, kind, _text(name), srow, _py_end_row(node, src),
+                        _py_docstring(body, src) if body is not None else None, None))
     imports: list[Import] = []
     if import_nodes:
         for node in sorted(import_nodes, key=lambda n: n.start_byte):
@@ -635,7 +662,7 @@ def _ast_error(source: bytes) -> tuple[ast.Module | None, str | None]:
 def _extract_python(source: bytes) -> Structure:
     tree, query = _parse("python", source)
     root = tree.root_node
-    symbols, imports, py2 = _python_ts(root, query)
+    symbols, imports, py2 = _python_ts(root, query, source)
     if root.has_error or py2:
         module, error = _ast_error(source)
         if module is not None:

@@ -7,13 +7,14 @@ processes, and commits new rows plus the processed record in one transaction.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from anfl_assets.domain.enrich import classify, code_structure
+from anfl_assets.domain.enrich import classify, code_structure, config_patterns
 from anfl_assets.domain.enrich.incremental import (
     PROCESSED_SCHEMA,
     commit_work,
@@ -105,7 +106,8 @@ def refresh_file_classes(wh: Warehouse, project: Project, extra_rules: str | Non
 CODE_FILES_SQL = (
     "SELECT f.path, f.path_raw, f.blake3, f.size, f.file_type, c.language FROM inventory.files f "
     "JOIN enrich.file_classes c ON c.project = f.project AND c.path = f.path "
-    "WHERE f.project = ? AND f.kind = 'file' AND f.blake3 IS NOT NULL AND c.category = 'code'"
+    "WHERE f.project = ? AND f.kind = 'file' AND f.blake3 IS NOT NULL "
+    "AND (c.category = 'code' OR c.infra_kind = 'terraform')"
 )
 
 
@@ -173,3 +175,114 @@ def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) ->
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={"symbols": symbols.num_rows, "imports": imports.num_rows})
 
+
+
+# ---------------------------------------------------------------- config patterns
+
+CONFIG_FILES_SQL = (
+    "SELECT f.path, f.path_raw, f.blake3, f.size, f.file_type FROM inventory.files f "
+    "JOIN enrich.file_classes c ON c.project = f.project AND c.path = f.path "
+    "WHERE f.project = ? AND f.kind = 'file' AND f.blake3 IS NOT NULL "
+    "AND c.category IN ('config', 'infrastructure')"
+)
+MAX_CONFIG_BYTES = 5_000_000
+
+
+def _config_chunk(args: tuple) -> list[tuple]:
+    """(format, facts or None, error, error_line, skipped) per file."""
+    root, key, rows = args
+    out = []
+    for path, path_raw, size, file_type in rows:
+        fmt = config_patterns.config_format_for(path, file_type)
+        if fmt is None:
+            out.append((None, None, None, None, "not a config format"))
+        elif fmt == "hcl" and path.endswith(".tf"):
+            out.append((fmt, None, None, None, "terraform source: structure comes from code_structure"))
+        elif (size or 0) > MAX_CONFIG_BYTES:
+            out.append((fmt, None, None, None, f"larger than {MAX_CONFIG_BYTES:,} bytes"))
+        else:
+            content = read_bytes(full_path(root, path, path_raw), MAX_CONFIG_BYTES + 1)
+            if content is None:
+                out.append((fmt, None, "unreadable", None, None))
+                continue
+            facts = config_patterns.extract_config(path, content, fmt, key)
+            out.append((fmt, facts, facts.error, facts.error_line, facts.skipped))
+    return out
+
+
+def refresh_config_patterns(wh: Warehouse, project: Project, fingerprint_key: bytes,
+                            workers: int = 1) -> EnrichStats:
+    t0 = time.perf_counter()
+    version = str(config_patterns.EXTRACTOR_VERSION)
+    work = plan_work(wh, project.name, "config_patterns", version, CONFIG_FILES_SQL, [project.name])
+    todo = work.todo
+    rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type"))))
+    chunks = [(project.root, fingerprint_key, rows[i:i + 64]) for i in range(0, len(rows), 64)]
+    results = [r for part in pool_map(_config_chunk, chunks, workers) for r in part]
+
+    key_cols: dict[str, list] = {k: [] for k in ("path", "format", "doc_index", "key_path", "value_type",
+                                                 "value_fingerprint", "is_secret_key", "display_value", "line")}
+    k8s_cols: dict[str, list] = {k: [] for k in ("path", "doc_index", "object_path", "api_version", "kind", "name",
+                                                 "namespace", "images", "replicas", "resources", "labels", "line")}
+    errors, error_lines, skipped = [], [], []
+    for (path, *_), (fmt, facts, error, error_line, skip) in zip(rows, results):
+        errors.append(error)
+        error_lines.append(error_line)
+        skipped.append(skip)
+        if facts is None:
+            continue
+        for k in facts.keys:
+            for col, v in zip(key_cols, (path, fmt, *k)):
+                key_cols[col].append(v)
+        for o in facts.k8s:
+            values = (path, o.doc_index, o.object_path, o.api_version, o.kind, o.name, o.namespace, o.images,
+                      o.replicas, json.dumps(o.resources, sort_keys=True), json.dumps(o.labels, sort_keys=True),
+                      o.line)
+            for col, v in zip(k8s_cols, values):
+                k8s_cols[col].append(v)
+    keys = pa.table({"project": [project.name] * len(key_cols["path"]), **key_cols})
+    k8s = pa.table({"project": [project.name] * len(k8s_cols["path"]), **{
+        c: pa.array(v, pa.list_(pa.string())) if c == "images" else v for c, v in k8s_cols.items()}})
+    processed = _processed_table(project.name, "config_patterns", version, todo["path"].to_pylist(),
+                                 todo["blake3"].to_pylist(), errors, error_lines, skipped)
+    commit_work(wh, project.name, "config_patterns", work,
+                {"enrich.config_keys": keys, "enrich.k8s_resources": k8s}, processed)
+    drift = _refresh_drift(wh, project.name)
+    return EnrichStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
+                       errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
+                       extra={"keys": keys.num_rows, "k8s objects": k8s.num_rows, "drift": drift})
+
+
+def _refresh_drift(wh: Warehouse, project: str) -> int:
+    """Drift is derived from every stored key row of files that name an environment."""
+    with wh.read() as con:
+        stored = con.sql(
+            "SELECT path, doc_index, key_path, value_type, value_fingerprint, is_secret_key, display_value, line "
+            "FROM enrich.config_keys WHERE project = ?", params=[project]).to_arrow_table()
+        failed = con.sql("SELECT path FROM enrich.processed WHERE project = ? AND extractor = 'config_patterns' "
+                         "AND (error IS NOT NULL OR (skipped IS NOT NULL AND skipped <> 'not a config format'))",
+                         params=[project]).to_arrow_table()["path"].to_pylist()
+    keys_by_file: dict[str, list | None] = {}
+    for row in stored.to_pylist():
+        if config_patterns.environment_of(row["path"]) is not None:
+            keys_by_file.setdefault(row.pop("path"), []).append(config_patterns.KeyRow(**row))
+    for path in failed:
+        if config_patterns.environment_of(path) is not None:
+            keys_by_file[path] = None
+    drift = config_patterns.compute_drift(keys_by_file)
+    table = pa.table({
+        "project": [project] * len(drift),
+        "config_identity": [d.config_identity for d in drift],
+        "key_path": [d.key_path for d in drift],
+        "drift_kind": [d.kind for d in drift],
+        "environments_present": pa.array([d.environments_present for d in drift], pa.list_(pa.string())),
+        "environments_missing": pa.array([d.environments_missing for d in drift], pa.list_(pa.string())),
+        "values_by_env": [json.dumps(d.values_by_env, sort_keys=True, default=str) for d in drift],
+        "doc_index": pa.array([d.doc_index for d in drift], pa.int32()),
+    })
+    with wh.write() as con:
+        con.execute("DELETE FROM enrich.config_drift WHERE project = ?", [project])
+        if table.num_rows:
+            con.register("drift_rows", table)
+            con.execute("INSERT INTO enrich.config_drift SELECT * FROM drift_rows")
+    return table.num_rows
