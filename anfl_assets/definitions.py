@@ -8,6 +8,7 @@ force at call time; `defs` is what `dagster dev` and workspace.yaml load.
 
 from dagster import Definitions
 
+from anfl_assets.assets.enrichment import enrichment_assets, enrichment_checks
 from anfl_assets.assets.inventory import inventory_assets, inventory_checks
 from anfl_assets.jobs import scan_project_job
 from anfl_assets.resources import build_resources
@@ -18,8 +19,8 @@ from anfl_assets.settings import Settings
 
 def make_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
-        assets=[*inventory_assets],
-        asset_checks=[*inventory_checks],
+        assets=[*inventory_assets, *enrichment_assets],
+        asset_checks=[*inventory_checks, *enrichment_checks],
         jobs=[scan_project_job],
         schedules=[nightly_scan],
         sensors=[git_push_sensor],

@@ -35,6 +35,7 @@ class Settings:
     classification_rules: str = ""
     fingerprint_key_text: str = field(default="", repr=False)
     workers: int = 0
+    max_parse_error_rate: float = 0.05
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -56,6 +57,7 @@ class Settings:
             classification_rules=_env("ANFL_CLASSIFICATION_RULES"),
             fingerprint_key_text=_env("ANFL_FINGERPRINT_KEY"),
             workers=int(_env("ANFL_WORKERS", "0")),
+            max_parse_error_rate=float(_env("ANFL_MAX_PARSE_ERROR_RATE", "0.05")),
         )
 
     @property

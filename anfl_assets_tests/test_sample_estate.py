@@ -39,7 +39,7 @@ def sql(query: str) -> list[dict]:
 
 def test_run_materializes_everything_with_passing_checks(scanned_estate):
     _, out = scanned_estate
-    assert "aeonnova: materialized 2 asset(s), 3/3 checks passed" in out
+    assert "aeonnova: materialized 6 asset(s), 5/5 checks passed" in out
 
 
 def test_inventory_matches_ground_truth(scanned_estate):
@@ -92,3 +92,35 @@ def _readme_sql_statements() -> list[str]:
 def test_readme_sql_examples_work_on_the_sample_estate(scanned_estate, statement):
     rows = sql(statement)
     assert rows, f"README example returned no rows on the sample estate:\n{statement}"
+
+
+def test_config_drift_matches_ground_truth(scanned_estate):
+    truth, _ = scanned_estate
+    got = {(r["config_identity"].rsplit("/", 1)[-1], r["key_path"]): sorted(r["environments_missing"])
+           for r in sql("SELECT config_identity, key_path, environments_missing FROM enrich.config_drift "
+                        "WHERE project = 'aeonnova' AND config_identity LIKE 'yaml_configs/%'")}
+    assert got == {(d["file"], d["key"]): sorted(d["missing_in"]) for d in truth["config_drift"]}
+
+
+def test_enrichment_on_the_sample_estate(scanned_estate):
+    truth, _ = scanned_estate
+    classes = {r["path"]: r for r in sql("SELECT path, category, language, infra_kind, rule FROM enrich.file_classes "
+                                         "WHERE project = 'aeonnova'")}
+    (files,) = sql("SELECT count(*) AS n FROM inventory.files WHERE project = 'aeonnova' AND kind = 'file'")
+    assert len(classes) == files["n"]
+    for m in truth["models"]:  # weights are models; a numpy array of embeddings is data
+        assert classes[m["path"]]["category"] == ("data" if m["format"] == "numpy" else "model"), m["path"]
+    assert {classes[p]["category"] for p in truth["junk"] if p in classes} == {"build-artifact/cache"}
+    k8s = [r for p, r in classes.items() if p.startswith("infrastructure/k8s/")]
+    assert k8s and all(r["infra_kind"] == "kubernetes" for r in k8s)
+    errors = sql("SELECT path FROM enrich.parse_errors WHERE project = 'aeonnova' AND extractor = 'config_patterns'")
+    assert {r["path"] for r in errors} == set(truth["malformed_yaml"])
+    symbols = sql("SELECT count(*) AS n FROM enrich.code_symbols WHERE project = 'aeonnova' AND language = 'python'")
+    assert symbols[0]["n"] > 20
+    edges = sql("SELECT source_path, target_path FROM enrich.dependencies WHERE project = 'aeonnova' "
+                "AND scope = 'internal' AND kind = 'import'")
+    assert edges and all(e["target_path"] in classes for e in edges)
+    latest = sql("SELECT path, image FROM enrich.image_references WHERE project = 'aeonnova' AND floating_latest")
+    assert latest and all(r["image"] for r in latest)
+    (sbom,) = sql("SELECT uri, components FROM enrich.sboms WHERE project = 'aeonnova'")
+    assert sbom["components"] > 20

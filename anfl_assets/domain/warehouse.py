@@ -164,6 +164,84 @@ CREATE TABLE IF NOT EXISTS enrich.config_drift (
     values_by_env JSON,
     doc_index INTEGER
 );
+CREATE TABLE IF NOT EXISTS enrich.declared_dependencies (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    scope VARCHAR NOT NULL,
+    ecosystem VARCHAR,
+    name VARCHAR,
+    version_spec VARCHAR,
+    kind VARCHAR,
+    scope_detail VARCHAR,
+    line BIGINT,
+    target_path VARCHAR,
+    details JSON
+);
+CREATE TABLE IF NOT EXISTS enrich.dependency_edges (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    ecosystem VARCHAR,
+    parent VARCHAR,
+    parent_version VARCHAR,
+    child VARCHAR,
+    child_version VARCHAR
+);
+CREATE TABLE IF NOT EXISTS enrich.dependency_provides (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    ecosystem VARCHAR,
+    name VARCHAR
+);
+CREATE TABLE IF NOT EXISTS enrich.import_edges (
+    project VARCHAR NOT NULL,
+    source_path VARCHAR NOT NULL,
+    language VARCHAR,
+    module VARCHAR,
+    line BIGINT,
+    target_path VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrich.dependency_usage (
+    project VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    ecosystem VARCHAR,
+    name VARCHAR,
+    source_path VARCHAR,
+    module VARCHAR
+);
+CREATE TABLE IF NOT EXISTS enrich.sboms (
+    project VARCHAR NOT NULL,
+    input_digest VARCHAR NOT NULL,
+    object_key VARCHAR NOT NULL,
+    uri VARCHAR NOT NULL,
+    components BIGINT,
+    built_at TIMESTAMPTZ NOT NULL
+);
+CREATE OR REPLACE VIEW enrich.dependencies AS
+    SELECT d.project, d.path AS source_path, d.scope, d.ecosystem, d.name, d.version_spec, d.kind,
+           d.scope_detail, d.line, d.target_path,
+           CASE WHEN u.name IS NOT NULL THEN 'declared-unused'
+                WHEN d.kind = 'declared' AND d.scope = 'external' AND d.ecosystem IN ('pypi', 'npm', 'go')
+                THEN 'used' END AS usage
+    FROM enrich.declared_dependencies d
+    LEFT JOIN (SELECT DISTINCT project, ecosystem, name, source_path FROM enrich.dependency_usage
+               WHERE status = 'declared-unused') u
+      ON u.project = d.project AND u.ecosystem = d.ecosystem AND u.name = d.name AND u.source_path = d.path
+         AND d.kind = 'declared'
+    UNION ALL
+    SELECT project, source_path, 'internal', language, module, NULL, 'import', 'import', line, target_path, NULL
+    FROM enrich.import_edges
+    UNION ALL
+    SELECT project, source_path, 'external', ecosystem, name, NULL, 'import', 'undeclared', NULL, NULL,
+           'imported-undeclared'
+    FROM enrich.dependency_usage WHERE status = 'imported-undeclared';
+CREATE OR REPLACE VIEW enrich.image_references AS
+    SELECT project, path, name AS image, version_spec AS reference,
+           coalesce(version_spec = 'latest' OR version_spec LIKE 'latest@%'
+                    OR (version_spec IS NULL AND json_extract_string(details, '$.tag_default') IS NULL),
+                    false) AS floating_latest,
+           json_extract_string(details, '$.tag_default') AS tag_default,
+           line
+    FROM enrich.declared_dependencies WHERE kind = 'image';
 CREATE OR REPLACE VIEW enrich.parse_errors AS
     SELECT project, extractor, path, error, error_line FROM enrich.processed WHERE error IS NOT NULL;
 CREATE OR REPLACE VIEW inventory.file_history AS

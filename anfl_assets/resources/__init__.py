@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dagster import ConfigurableResource
 
+from anfl_assets.domain.keys import load_or_create_key
 from anfl_assets.domain.objects import ObjectStore, open_object_store
 from anfl_assets.domain.warehouse import Warehouse
 from anfl_assets.settings import Settings
@@ -43,6 +44,22 @@ class ScanSettingsResource(ConfigurableResource):
         return self.hash_threads or 4
 
 
+class EnrichSettingsResource(ConfigurableResource):
+    """Knobs of the enrichment extractors. The fingerprint key itself is never resource config
+    (the UI shows config): it is loaded from settings when needed."""
+
+    classification_rules: str = ""
+    worker_processes: int = 0
+    max_parse_error_rate: float = 0.05
+
+    def workers(self) -> int:
+        return self.worker_processes or Settings.from_env().worker_count
+
+    def fingerprint_key(self) -> bytes:
+        settings = Settings.from_env()
+        return load_or_create_key(settings.fingerprint_key_file, settings.fingerprint_key_text)
+
+
 def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
     """Embedded defaults for `local`; staging and prod differ only through settings
     (an `s3://` object store URL, Postgres run storage in dagster.yaml, k8s executor)."""
@@ -52,4 +69,7 @@ def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
         "warehouse": WarehouseResource(path=str(settings.warehouse_file), lock_timeout_s=settings.lock_timeout_s),
         "objects": ObjectStoreResource(url=settings.objects_url, endpoint_url=settings.s3_endpoint_url),
         "scan": ScanSettingsResource(extra_ignores=list(settings.extra_ignores), hash_threads=settings.hash_threads),
+        "enrich": EnrichSettingsResource(classification_rules=settings.classification_rules,
+                                         worker_processes=settings.workers,
+                                         max_parse_error_rate=settings.max_parse_error_rate),
     }

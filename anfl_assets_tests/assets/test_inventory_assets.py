@@ -47,7 +47,7 @@ def test_materialize_project_with_metadata_and_passing_checks(anfl_home, git_rep
         assert by_asset["git_history"]["commits"].value == 5
         assert by_asset["git_history"]["authors"].value == 2
         checks = result.get_asset_check_evaluations()
-        assert len(checks) == 3 and all(c.passed for c in checks)
+        assert len(checks) == 5 and all(c.passed for c in checks)
 
         hist = wh.query("SELECT path, commit_count, last_author FROM inventory.files_with_history "
                         "WHERE project = 'svc' ORDER BY path").to_pylist()

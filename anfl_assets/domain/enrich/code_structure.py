@@ -1070,7 +1070,7 @@ def _normalise(source: bytes) -> bytes:
     """UTF-8 without BOM; UTF-16/32 files re-encoded (line numbers are unchanged)."""
     if source[:3] == b"\xef\xbb\xbf":
         return source[3:]
-    if source[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if source[:2] in (b"\xff\xfe", b"\xfe\xff") or source[:4] == b"\x00\x00\xfe\xff":
         enc = "utf-32" if source[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff") else "utf-16"
         try:
             return source.decode(enc).encode("utf-8")

@@ -74,6 +74,7 @@ import posixpath
 import re
 import sys
 import tomllib
+import types
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
@@ -83,7 +84,7 @@ import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 # (ecosystem, name, version_spec, kind, scope_detail, line)
 DepRow = tuple[str, str, "str | None", str, str, "int | None"]
@@ -1373,7 +1374,9 @@ def _helm_values(b: _Builder, root) -> None:
                 tag = _ystr(_yget(node, "tag"))
                 digest = _ystr(_yget(node, "digest"))
                 spec = f"{tag}@{digest}" if tag and digest else (tag or digest)
-                found.append((_yline(_yget(node, "repository")), name, spec or None, {}))
+                # Helm convention: an empty tag means the chart's appVersion, not `latest`
+                found.append((_yline(_yget(node, "repository")), name, spec or None,
+                              {} if spec else {"tag_default": "chart appVersion"}))
                 return
             for k, _, v in _ymap(node):
                 if k.lower().endswith("image") and _looks_like_image(_ystr(v)):
@@ -2295,6 +2298,7 @@ def build_sbom(project: str, rows: Iterable, edges: Iterable = (), *,
     from cyclonedx.model import Property
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component, ComponentType
+    from cyclonedx.model.dependency import Dependency
     from cyclonedx.output.json import JsonV1Dot6
 
     repositories = dict(repositories or {})
@@ -2355,7 +2359,7 @@ def build_sbom(project: str, rows: Iterable, edges: Iterable = (), *,
     by_pkg: dict[tuple[str, str], list] = {}
     for (eco, cname, _), comp in components.items():
         by_pkg.setdefault((eco, cname), []).append(comp)
-    children: dict[str, dict[str, Component]] = {}
+    children: dict[str, set[str]] = {}
     reached: set[str] = set(direct)
     for raw in edges:
         try:
@@ -2373,40 +2377,98 @@ def build_sbom(project: str, rows: Iterable, edges: Iterable = (), *,
             cc = options[0] if len(options) == 1 else None
         if cc is None or cc is pc:
             continue
-        children.setdefault(str(pc.bom_ref), {})[str(cc.bom_ref)] = cc
+        children.setdefault(str(pc.bom_ref), set()).add(str(cc.bom_ref))
         reached.add(str(cc.bom_ref))
+    top = set(direct) | (set(by_ref) - reached)  # locked-only packages nothing reaches: direct as far as known
+    if not top:
+        top = set(by_ref)  # only lockfile cycles: no entry point is known, so all of them
 
-    root = Component(name=project, type=ComponentType.APPLICATION, bom_ref=f"project:{project}")
+    root_ref = f"project:{project}"
+    root = Component(name=project, type=ComponentType.APPLICATION, bom_ref=root_ref)
+    refs = {root_ref: root.bom_ref, **{r: c.bom_ref for r, c in by_ref.items()}}
+    graph = [Dependency(ref=refs[r], dependencies=[Dependency(ref=refs[k]) for k in sorted(kids)])
+             for r, kids in [(root_ref, top)] + sorted((r, children.get(r, set())) for r in by_ref)]
     digest = hashlib.sha256("\n".join([project] + sorted(by_ref)).encode()).hexdigest()
-    bom = Bom(serial_number=uuid.uuid5(uuid.NAMESPACE_URL, f"anfl:sbom:{project}:{digest}"))
+    bom = Bom(serial_number=uuid.uuid5(uuid.NAMESPACE_URL, f"anfl:sbom:{project}:{digest}"),
+              components=components.values(), dependencies=graph)
     bom.metadata.component = root
     bom.metadata.timestamp = timestamp or datetime.datetime.now(datetime.timezone.utc)
-    for comp in components.values():
-        bom.components.add(comp)
-    top = dict(direct)
-    for ref, comp in by_ref.items():
-        if ref not in reached:
-            top[ref] = comp  # locked-only packages no edge reaches: direct as far as we know
-    bom.register_dependency(root, list(top.values()))
-    for ref, kids in children.items():
-        bom.register_dependency(by_ref[ref], list(kids.values()))
+    # The JSON outputter's Bom.validate() re-registers every component through a linear scan of
+    # the dependency set (O(n^2) in the library); on this one instance, look them up by ref instead.
+    index = {d.ref: d for d in graph}
+    bom.register_dependency = types.MethodType(_indexed_register(index), bom)
     text = JsonV1Dot6(bom).output_as_string(indent=None)
     validate_sbom(text, project)
     return text.encode("utf-8")
 
 
+def _indexed_register(index: dict):
+    from cyclonedx.model.dependency import Dependency
+
+    def register_dependency(self, target, depends_on=None) -> None:
+        dep = index.get(target.bom_ref)
+        if dep is None:
+            dep = index[target.bom_ref] = Dependency(ref=target.bom_ref)
+            self.dependencies.add(dep)
+        for other in depends_on or ():
+            dep.dependencies.add(Dependency(ref=other.bom_ref))
+            self.register_dependency(other)
+
+    return register_dependency
+
+
+_VALIDATE_WHOLE_UP_TO = 200   # array items validated in one document; more go in chunks
+_VALIDATE_CHUNK = 64
+
+
 def validate_sbom(text: str | bytes, project: str = "") -> None:
-    """Raise `SbomError` unless `text` is valid CycloneDX 1.6 JSON (message: what and where)."""
+    """Raise `SbomError` unless `text` is valid CycloneDX 1.6 JSON (message: what and where).
+
+    Validated with cyclonedx-python-lib's `JsonStrictValidator(SchemaVersion.V1_6)`. jsonschema
+    checks `uniqueItems` on arrays of objects pairwise (quadratic), so a large document is
+    validated as its skeleton plus chunks of its top-level `components`/`dependencies`/`services`
+    arrays, with their uniqueness checked exactly here: those arrays carry no other array-level
+    constraint in the 1.6 schema (only `type`, `items`, `uniqueItems`), so this is equivalent.
+    """
     global _VALIDATOR
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
 
     if _VALIDATOR is None:
         _VALIDATOR = JsonStrictValidator(SchemaVersion.V1_6)
-    err = _VALIDATOR.validate_str(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
-    if err is not None:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    who = f" for project {project!r}" if project else ""
+
+    def check(doc_text: str, offset_key: str | None = None, offset: int = 0) -> None:
+        err = _VALIDATOR.validate_str(doc_text)
+        if err is None:
+            return
         data = getattr(err, "data", None)
-        where = "/".join(str(p) for p in getattr(data, "absolute_path", []) or [])
+        path = list(getattr(data, "absolute_path", []) or [])
+        if offset_key and len(path) >= 2 and path[0] == offset_key and isinstance(path[1], int):
+            path[1] += offset
         what = getattr(data, "message", None) or str(err).split("\n", 1)[0]
-        raise SbomError(f"CycloneDX 1.6 validation failed for project {project!r}: {what}"
-                        + (f" at /{where}" if where else ""))
+        where = "/".join(str(p) for p in path)
+        raise SbomError(f"CycloneDX 1.6 validation failed{who}: {what}" + (f" at /{where}" if where else ""))
+
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise SbomError(f"CycloneDX 1.6 validation failed{who}: not JSON: {exc}") from None
+    arrays = {k: v for k, v in doc.items() if k in ("components", "dependencies", "services")
+              and isinstance(v, list)} if isinstance(doc, dict) else {}
+    if sum(len(v) for v in arrays.values()) <= _VALIDATE_WHOLE_UP_TO:
+        return check(text)
+    for key, items in arrays.items():
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            canon = json.dumps(item, sort_keys=True)
+            if canon in seen:
+                raise SbomError(f"CycloneDX 1.6 validation failed{who}: non-unique items at /{key}/{i}")
+            seen.add(canon)
+    skeleton = {k: v for k, v in doc.items() if k not in arrays}
+    check(json.dumps(skeleton))
+    for key, items in arrays.items():
+        for i in range(0, len(items), _VALIDATE_CHUNK):
+            check(json.dumps({**skeleton, key: items[i:i + _VALIDATE_CHUNK]}), key, i)

@@ -39,11 +39,14 @@ class WorkSet:
 
 
 def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_sql: str,
-              params: list | None = None) -> WorkSet:
+              params: list | None = None, select: Callable[[pa.Table], pa.Table] | None = None) -> WorkSet:
     """`files_sql` selects this extractor's candidate files (must return path, blake3 and
-    whatever the extractor needs); compare with what was processed at this version."""
+    whatever the extractor needs), `select` narrows them where SQL cannot (a filename test);
+    compare with what was processed at this version."""
     with wh.read() as con:
         current = con.sql(files_sql, params=params or None).to_arrow_table()
+        if select is not None:
+            current = select(current)
         con.register("current_files", current)
         kept = con.sql(
             "SELECT c.path FROM current_files c JOIN enrich.processed p "

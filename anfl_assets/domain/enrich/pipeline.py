@@ -7,14 +7,16 @@ processes, and commits new rows plus the processed record in one transaction.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import posixpath
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from anfl_assets.domain.enrich import classify, code_structure, config_patterns
+from anfl_assets.domain.enrich import classify, code_structure, config_patterns, dependencies
 from anfl_assets.domain.enrich.incremental import (
     PROCESSED_SCHEMA,
     commit_work,
@@ -286,3 +288,181 @@ def _refresh_drift(wh: Warehouse, project: str) -> int:
             con.register("drift_rows", table)
             con.execute("INSERT INTO enrich.config_drift SELECT * FROM drift_rows")
     return table.num_rows
+
+
+# ---------------------------------------------------------------- dependency map
+
+DEPENDENCY_FILES_SQL = (
+    "SELECT path, path_raw, blake3, size, file_type FROM inventory.files "
+    "WHERE project = ? AND kind = 'file' AND blake3 IS NOT NULL"
+)
+SBOM_LAYOUT_VERSION = 1  # bump when the SBOM built from the same rows changes shape
+MAX_MANIFEST_BYTES = 20_000_000  # lockfiles run large; beyond this it is not a hand-kept manifest
+
+
+def _dependency_sources(files: pa.Table) -> pa.Table:
+    keep = [dependencies.is_dependency_source(p, t) for p, t in
+            zip(files["path"].to_pylist(), files["file_type"].to_pylist())]
+    return files.filter(pa.array(keep, pa.bool_()))
+
+
+def _dependency_chunk(args: tuple) -> list[tuple]:
+    """(DeclaredDeps or None, error, skipped) per file."""
+    root, rows = args
+    out = []
+    for path, path_raw, size, file_type in rows:
+        if (size or 0) > MAX_MANIFEST_BYTES:
+            out.append((None, None, f"larger than {MAX_MANIFEST_BYTES:,} bytes"))
+            continue
+        content = read_bytes(full_path(root, path, path_raw), MAX_MANIFEST_BYTES + 1)
+        if content is None:
+            out.append((None, "unreadable", None))
+            continue
+        deps = dependencies.extract_declared(path, content, file_type)
+        out.append((deps, deps.error, None))
+    return out
+
+
+def _python_import_module(module: str | None, name: str | None) -> str | None:
+    """`from pkg import mod` may import a module: resolve `pkg.mod` (the resolver falls back to pkg)."""
+    if module is None or not name or name == "*":
+        return module
+    return module + name if module.endswith(".") else f"{module}.{name}"
+
+
+def refresh_dependencies(wh: Warehouse, project: Project, store, workers: int = 1) -> EnrichStats:
+    """Manifests, lockfiles and infrastructure files parsed incrementally into
+    `enrich.declared_dependencies` (+ lockfile edges and what the project publishes); import
+    edges and usage marks derived from all stored rows; the CycloneDX SBOM rebuilt only when
+    its inputs changed."""
+    t0 = time.perf_counter()
+    version = str(dependencies.EXTRACTOR_VERSION)
+    work = plan_work(wh, project.name, "dependencies", version, DEPENDENCY_FILES_SQL, [project.name],
+                     select=_dependency_sources)
+    todo = work.todo
+    rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type"))))
+    chunks = [(project.root, rows[i:i + 32]) for i in range(0, len(rows), 32)]
+    results = [r for part in pool_map(_dependency_chunk, chunks, workers) for r in part]
+
+    dep_cols: dict[str, list] = {k: [] for k in ("path", "scope", "ecosystem", "name", "version_spec", "kind",
+                                                 "scope_detail", "line", "target_path", "details")}
+    edge_cols: dict[str, list] = {k: [] for k in ("path", "ecosystem", "parent", "parent_version", "child",
+                                                  "child_version")}
+    prov_cols: dict[str, list] = {k: [] for k in ("path", "ecosystem", "name")}
+    errors, skipped = [], []
+    for (path, *_), (deps, error, skip) in zip(rows, results):
+        errors.append(error)
+        skipped.append(skip)
+        if deps is None:
+            continue
+        details: dict[int, dict] = {}
+        for idx, key, value in deps.attrs:
+            details.setdefault(idx, {})[key] = value
+        for i, (_, _, scope, eco, name, spec, kind, detail, line, target) in enumerate(
+                dependencies.dependency_rows(project.name, path, deps)):
+            values = (path, scope, eco, name, spec, kind, detail, line, target,
+                      json.dumps(details[i], sort_keys=True) if i in details else None)
+            for col, v in zip(dep_cols, values):
+                dep_cols[col].append(v)
+        for edge in deps.edges:
+            for col, v in zip(edge_cols, (path, *edge)):
+                edge_cols[col].append(v)
+        for eco, name in deps.provides:
+            for col, v in zip(prov_cols, (path, eco, name)):
+                prov_cols[col].append(v)
+    declared = pa.table({"project": [project.name] * len(dep_cols["path"]),
+                         **{c: pa.array(v, pa.int64()) if c == "line" else v for c, v in dep_cols.items()}})
+    edges = pa.table({"project": [project.name] * len(edge_cols["path"]), **edge_cols})
+    provides = pa.table({"project": [project.name] * len(prov_cols["path"]), **prov_cols})
+    processed = _processed_table(project.name, "dependencies", version, todo["path"].to_pylist(),
+                                 todo["blake3"].to_pylist(), errors,
+                                 [_error_line(e) for e in errors], skipped)
+    commit_work(wh, project.name, "dependencies", work,
+                {"enrich.declared_dependencies": declared, "enrich.dependency_edges": edges,
+                 "enrich.dependency_provides": provides}, processed)
+    derived = _refresh_import_edges_and_usage(wh, project.name)
+    sbom = _refresh_sbom(wh, project.name, store)
+    return EnrichStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
+                       errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
+                       extra={**derived, **sbom})
+
+
+def _refresh_import_edges_and_usage(wh: Warehouse, project: str) -> dict:
+    """Resolution depends on the whole file set, so it is recomputed from stored rows (no file is read)."""
+    with wh.read() as con:
+        paths = con.sql("SELECT path FROM inventory.files WHERE project = ? AND kind = 'file'",
+                        params=[project]).to_arrow_table()["path"].to_pylist()
+        imports = con.sql("SELECT path, language, module, name, line FROM enrich.code_imports "
+                          "WHERE project = ? AND module IS NOT NULL", params=[project]).to_arrow_table()
+        declared = con.sql("SELECT ecosystem, name, path FROM enrich.declared_dependencies "
+                           "WHERE project = ? AND kind = 'declared' AND scope = 'external'",
+                           params=[project]).to_arrow_table()
+        provides = con.sql("SELECT path, ecosystem, name FROM enrich.dependency_provides WHERE project = ?",
+                           params=[project]).to_arrow_table()
+    src, lang, module, name, line = (imports[c].to_pylist() for c in ("path", "language", "module", "name", "line"))
+    resolvable = [(s, lg, _python_import_module(m, n) if lg == "python" else m, ln)
+                  for s, lg, m, n, ln in zip(src, lang, module, name, line)]
+    go_modules = {posixpath.dirname(p): n for p, e, n in zip(*(provides[c].to_pylist() for c in
+                                                               ("path", "ecosystem", "name")))
+                  if e == "go" and p.endswith("go.mod")}
+    path_set = set(paths)
+    edges = dependencies.import_rows(project, resolvable, path_set, go_modules or None)
+    own = dependencies.python_top_level_names(paths) | set(provides["name"].to_pylist())
+    never, undeclared = dependencies.usage_status(
+        list(zip(*(declared[c].to_pylist() for c in ("ecosystem", "name", "path")))),
+        list(zip(lang, module, src)), own)
+    edge_table = pa.table({
+        "project": [project] * len(edges), "source_path": [e[1] for e in edges],
+        "language": [e[3] for e in edges], "module": [e[4] for e in edges],
+        "line": pa.array([e[8] for e in edges], pa.int64()), "target_path": [e[9] for e in edges]})
+    usage = pa.table({
+        "project": [project] * (len(never) + len(undeclared)),
+        "status": ["declared-unused"] * len(never) + ["imported-undeclared"] * len(undeclared),
+        "ecosystem": [n[0] for n in never] + [u[0] for u in undeclared],
+        "name": [n[1] for n in never] + [u[1] for u in undeclared],
+        "source_path": [n[2] for n in never] + [u[3] for u in undeclared],
+        "module": pa.array([None] * len(never) + [u[2] for u in undeclared], pa.string())})
+    with wh.write() as con:
+        for table, rows in (("enrich.import_edges", edge_table), ("enrich.dependency_usage", usage)):
+            con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
+            if rows.num_rows:
+                con.register("incoming_rows", rows)
+                con.execute(f"INSERT INTO {table} SELECT * FROM incoming_rows")
+                con.unregister("incoming_rows")
+    return {"internal import edges": edge_table.num_rows, "declared but never imported": len(never),
+            "imported but undeclared": len(undeclared)}
+
+
+def _refresh_sbom(wh: Warehouse, project: str, store) -> dict:
+    """Write `sbom/<project>/cyclonedx.json` unless the stored one was built from the same rows."""
+    with wh.read() as con:
+        rows = con.sql(
+            "SELECT path AS source_path, ecosystem, name, version_spec, kind, scope_detail, line, details "
+            "FROM enrich.declared_dependencies WHERE project = ? ORDER BY ALL", params=[project]).to_arrow_table()
+        edges = con.sql("SELECT ecosystem, parent, parent_version, child, child_version "
+                        "FROM enrich.dependency_edges WHERE project = ? ORDER BY ALL",
+                        params=[project]).to_arrow_table()
+        previous = con.sql("SELECT input_digest, object_key, uri, components FROM enrich.sboms WHERE project = ?",
+                           params=[project]).to_arrow_table().to_pylist()
+    h = hashlib.sha256(f"{dependencies.EXTRACTOR_VERSION}/{SBOM_LAYOUT_VERSION}".encode())
+    for table in (rows, edges):
+        for batch in table.to_batches():
+            for col in batch.columns:
+                h.update(repr(col.to_pylist()).encode())
+    digest = h.hexdigest()
+    key = f"sbom/{project}/cyclonedx.json"
+    if previous and previous[0]["input_digest"] == digest and store.exists(previous[0]["object_key"]):
+        return {"sbom": previous[0]["uri"], "sbom components": previous[0]["components"], "sbom rebuilt": False}
+    repositories: dict[tuple[str, str], str] = {}
+    for eco, name, details in zip(*(rows[c].to_pylist() for c in ("ecosystem", "name", "details"))):
+        repo = json.loads(details).get("repository") if details else None
+        if repo and not repo.startswith("file://"):
+            repositories.setdefault((eco, name), repo)
+    sbom = dependencies.build_sbom(project, rows.drop_columns(["details"]).to_pylist(), edges.to_pylist(),
+                                   repositories=repositories)
+    components = len(json.loads(sbom).get("components", []))
+    uri = store.put_bytes(key, sbom)
+    with wh.write() as con:
+        con.execute("DELETE FROM enrich.sboms WHERE project = ?", [project])
+        con.execute("INSERT INTO enrich.sboms VALUES (?, ?, ?, ?, ?, now())", [project, digest, key, uri, components])
+    return {"sbom": uri, "sbom components": components, "sbom rebuilt": True}
