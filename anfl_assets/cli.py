@@ -133,7 +133,7 @@ def run(project_name: str | None, selection: str | None) -> None:
     names = [get_project(wh, project_name).name] if project_name else [p.name for p in list_projects(wh)]
     if not names:
         raise CliError("no projects registered; add one with `anfl project add NAME PATH`")
-    from dagster import AssetKey
+    from dagster import AssetCheckSeverity, AssetKey
 
     from anfl_assets.definitions import make_definitions
 
@@ -162,11 +162,13 @@ def run(project_name: str | None, selection: str | None) -> None:
             finally:
                 progress.set_sink(None)
         checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-        failed_checks = [e.event_specific_data.asset_check_key.name for e in checks
-                         if not e.event_specific_data.passed]
+        failing = [e.event_specific_data for e in checks if not e.event_specific_data.passed]
+        warned = [c.asset_check_key.name for c in failing if c.severity == AssetCheckSeverity.WARN]
+        failed_checks = [c.asset_check_key.name for c in failing if c.severity != AssetCheckSeverity.WARN]
         if result.success:
             click.echo(f"{name}: materialized {len(result.get_asset_materialization_events())} asset(s), "
-                       f"{len(checks) - len(failed_checks)}/{len(checks)} checks passed"
+                       f"{len(checks) - len(failing)}/{len(checks)} checks passed"
+                       + (f" (warning: {', '.join(warned)})" if warned else "")
                        + (f" (failed: {', '.join(failed_checks)})" if failed_checks else "")
                        + f"; run {result.run_id}")
         else:
@@ -195,6 +197,86 @@ def sql(query: str, as_json: bool) -> None:
         click.echo(json.dumps(rows, default=_json_default))
     else:
         _print_table(table.column_names, [tuple(r.values()) for r in rows])
+
+
+@cli.command("findings")
+@click.argument("project_name")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "sarif"]), default="table", show_default=True,
+              help="sarif: SARIF 2.1.0, validated against its schema; json: every stored field.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="Write to a file, not stdout.")
+@click.option("--include-suppressed/--unsuppressed-only", default=True, show_default=True,
+              help="Suppressed findings carry their justification; leave them out with --unsuppressed-only.")
+def findings(project_name: str, fmt: str, output: Path | None, include_suppressed: bool) -> None:
+    """Security findings of PROJECT (secrets redacted, never their values)."""
+    from anfl_assets.domain.projects import get_project
+    from anfl_assets.domain.security.export import ExportError, load_findings, to_json, to_sarif
+
+    wh = _warehouse(_settings())
+    try:
+        rows = load_findings(wh, project_name, include_suppressed)
+        if fmt == "sarif":
+            text = to_sarif(project_name, str(get_project(wh, project_name).root), rows)
+        elif fmt == "json":
+            text = to_json(project_name, rows)
+        else:
+            text = None
+    except ExportError as exc:
+        raise CliError(str(exc)) from exc
+    if text is None:
+        _print_table(["severity", "rule", "path", "line", "where", "redacted", "fingerprint", "suppressed"],
+                     [(r["severity"], r["rule"], r["path"], r["line"],
+                       f"commit {r['sha'][:12]}" if r["sha"] else r["location"], r["redacted"] or "",
+                       r["fingerprint"], "yes" if r["suppressed"] else "") for r in rows])
+    elif output is not None:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"{len(rows)} finding(s) written to {output}")
+    else:
+        click.echo(text)
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--index", "index_name", type=click.Choice(["code", "config", "docs", "infra", "all"]), default="all",
+              show_default=True)
+@click.option("--project", "projects", multiple=True, help="Only these projects (repeatable); default: all.")
+@click.option("--clearance", type=click.Choice(["public", "internal", "confidential", "restricted"]), default=None,
+              help="What you may see; default public (fail closed).")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of results.")
+def search(query: str, index_name: str, projects: tuple[str, ...], clearance: str | None, k: int, mode: str,
+           as_json: bool) -> None:
+    """Semantic + lexical search over the chunk indexes; secrets redacted, clearance enforced."""
+    import getpass
+
+    from anfl_assets.api import build_search_service
+    from anfl_assets.domain.vectors.search import SearchError
+
+    service = build_search_service(_settings())
+    try:
+        hits = service.search(query, indexes=None if index_name == "all" else [index_name],
+                              projects=list(projects) or None, clearance=clearance, k=k,
+                              caller=f"cli:{getpass.getuser()}", mode=mode)
+    except SearchError as exc:
+        raise CliError(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps([h.as_dict() for h in hits], default=_json_default))
+        return
+    _print_table(["score", "index", "project", "path", "lines", "sensitivity", "last author", "snippet"],
+                 [(f"{h.score:.4f}", h.index, h.project, h.path, f"{h.start_line}-{h.end_line}", h.sensitivity,
+                   h.last_author or "", " ".join(h.snippet.split())[:80]) for h in hits])
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """The search HTTP API: POST /search, GET /healthz, OpenAPI docs at /docs."""
+    import uvicorn
+
+    from anfl_assets.api import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info")
 
 
 def _print_table(columns: list[str], rows: list[tuple]) -> None:

@@ -10,6 +10,8 @@ from dagster import Definitions
 
 from anfl_assets.assets.enrichment import enrichment_assets, enrichment_checks
 from anfl_assets.assets.inventory import inventory_assets, inventory_checks
+from anfl_assets.assets.security import security_assets, security_checks
+from anfl_assets.assets.vectors import vector_assets, vector_checks
 from anfl_assets.jobs import scan_project_job
 from anfl_assets.resources import build_resources
 from anfl_assets.sensors.git_push import git_push_sensor
@@ -18,13 +20,15 @@ from anfl_assets.settings import Settings
 
 
 def make_definitions(settings: Settings | None = None) -> Definitions:
+    settings = settings or Settings.from_env()
     return Definitions(
-        assets=[*inventory_assets, *enrichment_assets],
-        asset_checks=[*inventory_checks, *enrichment_checks],
+        assets=[*inventory_assets, *enrichment_assets, *security_assets, *vector_assets],
+        asset_checks=[*inventory_checks, *enrichment_checks, *security_checks(settings.security_gate),
+                      *vector_checks],
         jobs=[scan_project_job],
         schedules=[nightly_scan],
         sensors=[git_push_sensor],
-        resources=build_resources(settings or Settings.from_env()),
+        resources=build_resources(settings),
     )
 
 

@@ -13,11 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEPLOYMENTS = ("local", "staging", "prod")
+VECTOR_INDEXES = ("code", "config", "docs", "infra")
 
 
 def _env(name: str, default: str = "") -> str:
     value = os.environ.get(name)
     return default if value is None or value == "" else value
+
+
+def _security_gate(value: str) -> str:
+    if value not in ("warn", "error"):
+        raise ValueError(f"ANFL_SECURITY_GATE must be 'warn' or 'error', not {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,15 @@ class Settings:
     fingerprint_key_text: str = field(default="", repr=False)
     workers: int = 0
     max_parse_error_rate: float = 0.05
+    security_gate: str = "warn"
+    secret_rules: str = ""
+    sensitivity_rules: str = ""
+    vector_store_url: str = ""
+    embedders: tuple[tuple[str, str], ...] = ()
+    redis_url: str = ""
+    embed_cache_ttl_s: int = 3600
+    embed_cache_max_bytes: int = 256 * 1024 * 1024
+    api_tokens_file: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -58,6 +74,16 @@ class Settings:
             fingerprint_key_text=_env("ANFL_FINGERPRINT_KEY"),
             workers=int(_env("ANFL_WORKERS", "0")),
             max_parse_error_rate=float(_env("ANFL_MAX_PARSE_ERROR_RATE", "0.05")),
+            security_gate=_security_gate(_env("ANFL_SECURITY_GATE", "warn")),
+            secret_rules=_env("ANFL_SECRET_RULES"),
+            sensitivity_rules=_env("ANFL_SENSITIVITY_RULES"),
+            vector_store_url=_env("ANFL_VECTOR_STORE"),
+            embedders=tuple((index, _env(f"ANFL_EMBEDDER_{index.upper()}", _env("ANFL_EMBEDDER", "st")))
+                            for index in VECTOR_INDEXES),
+            redis_url=_env("ANFL_REDIS_URL"),
+            embed_cache_ttl_s=int(_env("ANFL_EMBED_CACHE_TTL_S", "3600")),
+            embed_cache_max_bytes=int(_env("ANFL_EMBED_CACHE_MAX_BYTES", str(256 * 1024 * 1024))),
+            api_tokens_file=_env("ANFL_API_TOKENS"),
         )
 
     @property
@@ -68,6 +94,11 @@ class Settings:
     def objects_url(self) -> str:
         """`file://...` for the embedded store, `s3://bucket/prefix` in production."""
         return self.object_store_url or (self.home / "objects").as_uri()
+
+    @property
+    def vectors_url(self) -> str:
+        """`file://...` for the embedded vector store, `pinecone://?index_prefix=...` in production."""
+        return self.vector_store_url or (self.home / "vectors").as_uri()
 
     @property
     def fingerprint_key_file(self) -> Path:

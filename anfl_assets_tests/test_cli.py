@@ -32,7 +32,7 @@ def test_register_run_and_query(anfl_home, tree):
     listed = json.loads(anfl("project", "list", "--json").stdout)
     assert listed[0]["name"] == "svc" and listed[0]["root"] == str(tree.resolve()) and listed[0]["is_git"] is False
     out = anfl("run", "svc").stdout
-    assert "svc: materialized 6 asset(s), 5/5 checks passed" in out
+    assert "svc: materialized 13 asset(s), 11/11 checks passed" in out
     rows = json.loads(anfl("sql", "SELECT path, file_type, size FROM inventory.files ORDER BY path", "--json").stdout)
     assert rows == [
         {"path": "big.bin", "file_type": "binary", "size": 300_000},

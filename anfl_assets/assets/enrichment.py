@@ -6,7 +6,6 @@ what Dagster shows.
 """
 
 import warnings
-from decimal import Decimal
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -15,14 +14,12 @@ from dagster import (
     AssetExecutionContext,
     MaterializeResult,
     MetadataValue,
-    TableColumn,
-    TableRecord,
-    TableSchema,
     asset,
     asset_check,
 )
 
 from anfl_assets.assets.inventory import file_inventory
+from anfl_assets.assets.metadata import table_metadata
 from anfl_assets.domain.enrich import pipeline
 from anfl_assets.domain.projects import get_project
 from anfl_assets.partitions import projects_partitions
@@ -30,18 +27,6 @@ from anfl_assets.resources import EnrichSettingsResource, ObjectStoreResource, W
 
 GROUP = "enrichment"
 warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
-
-
-def _scalar(value):
-    """DuckDB sums arrive as Decimal; table metadata takes str/int/float/bool/None only."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return int(value) if isinstance(value, Decimal) and value == value.to_integral_value() else str(value)
-
-
-def _table(rows: list[dict], columns: list[tuple[str, str]]) -> MetadataValue:
-    return MetadataValue.table(records=[TableRecord({k: _scalar(v) for k, v in r.items()}) for r in rows],
-                               schema=TableSchema(columns=[TableColumn(n, t) for n, t in columns]))
 
 
 def _work_metadata(stats: pipeline.EnrichStats) -> dict:
@@ -68,8 +53,8 @@ def file_classification(context: AssetExecutionContext, warehouse: WarehouseReso
         "AND language IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 10", [context.partition_key]).to_pylist()
     return MaterializeResult(metadata={
         **_work_metadata(stats),
-        "categories": _table(breakdown, [("category", "string"), ("files", "int"), ("bytes", "int")]),
-        "top languages": _table(languages, [("language", "string"), ("files", "int")]),
+        "categories": table_metadata(breakdown, [("category", "string"), ("files", "int"), ("bytes", "int")]),
+        "top languages": table_metadata(languages, [("language", "string"), ("files", "int")]),
     })
 
 
@@ -105,7 +90,7 @@ def dependency_map(context: AssetExecutionContext, warehouse: WarehouseResource,
         [project.name]).to_pylist()
     return MaterializeResult(metadata={
         **_work_metadata(stats), **{k: v for k, v in stats.extra.items() if k != "sbom"},
-        "top external dependencies": _table(top, [("ecosystem", "string"), ("name", "string"),
+        "top external dependencies": table_metadata(top, [("ecosystem", "string"), ("name", "string"),
                                                   ("declared_in", "int")]),
         "sbom": MetadataValue.url(stats.extra["sbom"]),
     })
@@ -126,7 +111,7 @@ def config_patterns(context: AssetExecutionContext, warehouse: WarehouseResource
                       [context.partition_key]).to_pylist()
     return MaterializeResult(metadata={
         **_work_metadata(stats), **stats.extra,
-        "parse errors": _table(errors, [("path", "string"), ("line", "int"), ("error", "string")]),
+        "parse errors": table_metadata(errors, [("path", "string"), ("line", "int"), ("error", "string")]),
     })
 
 

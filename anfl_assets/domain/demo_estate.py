@@ -156,6 +156,7 @@ def _iso_date(epoch: int) -> str:
 # fake secrets (random, provider-shaped; literals split so this file holds none)
 # ======================================================================================
 _B32 = string.ascii_uppercase + "234567"
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ALNUM = string.ascii_letters + string.digits
 
 
@@ -175,7 +176,13 @@ class _SecretFactory:
         return self._s(_ALNUM + "+/", 40)
 
     def github_token(self) -> str:
-        return "gh" + "p_" + self._s(_ALNUM, 36)
+        """A real-format classic token: 30 random base62 characters and their CRC32, base62."""
+        body = self._s(_ALNUM, 30)
+        crc, digits = zlib.crc32(body.encode()), ""
+        while crc:
+            crc, rem = divmod(crc, 62)
+            digits = _BASE62[rem] + digits
+        return "gh" + "p_" + body + digits.rjust(6, "0")
 
     def slack_bot_token(self) -> str:
         return "xo" + "xb-" + self._s(string.digits, 11) + "-" + self._s(string.digits, 13) + "-" + self._s(_ALNUM, 24)

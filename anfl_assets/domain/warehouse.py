@@ -242,6 +242,146 @@ CREATE OR REPLACE VIEW enrich.image_references AS
            json_extract_string(details, '$.tag_default') AS tag_default,
            line
     FROM enrich.declared_dependencies WHERE kind = 'image';
+CREATE SCHEMA IF NOT EXISTS security;
+CREATE TABLE IF NOT EXISTS security.file_matches (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    rule VARCHAR NOT NULL,
+    title VARCHAR,
+    severity VARCHAR NOT NULL,
+    confidence VARCHAR,
+    line BIGINT,
+    col BIGINT,
+    context VARCHAR,
+    member VARCHAR,
+    fingerprint VARCHAR NOT NULL,
+    redacted VARCHAR,
+    message VARCHAR,
+    resource VARCHAR,
+    allowed_inline BOOLEAN
+);
+CREATE TABLE IF NOT EXISTS security.history_commits (
+    project VARCHAR NOT NULL,
+    sha VARCHAR NOT NULL,
+    version VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS security.history_matches (
+    project VARCHAR NOT NULL,
+    sha VARCHAR NOT NULL,
+    author VARCHAR,
+    authored_at TIMESTAMPTZ,
+    path VARCHAR NOT NULL,
+    rule VARCHAR NOT NULL,
+    title VARCHAR,
+    severity VARCHAR NOT NULL,
+    confidence VARCHAR,
+    line BIGINT,
+    context VARCHAR,
+    member VARCHAR,
+    fingerprint VARCHAR NOT NULL,
+    redacted VARCHAR,
+    allowed_inline BOOLEAN
+);
+CREATE TABLE IF NOT EXISTS security.findings (
+    project VARCHAR NOT NULL,
+    finding_id VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    rule VARCHAR NOT NULL,
+    title VARCHAR,
+    severity VARCHAR NOT NULL,
+    confidence VARCHAR,
+    path VARCHAR NOT NULL,
+    line BIGINT,
+    location VARCHAR NOT NULL,
+    sha VARCHAR,
+    author VARCHAR,
+    authored_at TIMESTAMPTZ,
+    member VARCHAR,
+    context VARCHAR,
+    fingerprint VARCHAR NOT NULL,
+    redacted VARCHAR,
+    message VARCHAR,
+    resource VARCHAR,
+    in_working_tree BOOLEAN,
+    suppressed BOOLEAN NOT NULL,
+    suppression VARCHAR,
+    first_seen_at TIMESTAMPTZ NOT NULL,
+    is_new BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS security.finding_first_seen (
+    project VARCHAR NOT NULL,
+    finding_id VARCHAR NOT NULL,
+    first_seen_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS security.scan_runs (
+    project VARCHAR NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL,
+    version VARCHAR NOT NULL,
+    findings BIGINT,
+    new_findings BIGINT,
+    resolved_findings BIGINT,
+    suppression_errors JSON
+);
+CREATE TABLE IF NOT EXISTS security.file_sensitivity (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    level VARCHAR NOT NULL,
+    path_rule VARCHAR,
+    evidence VARCHAR[],
+    ruleset_version VARCHAR NOT NULL
+);
+CREATE OR REPLACE VIEW security.secrets AS
+    SELECT project, fingerprint, any_value(rule) AS rule, any_value(title) AS title,
+           min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END)
+               AS severity_rank,
+           any_value(redacted) AS redacted, count(*) AS locations,
+           count(DISTINCT path) FILTER (WHERE location = 'file') AS files,
+           count(DISTINCT sha) FILTER (WHERE location = 'history') AS commits,
+           bool_or(location = 'file') AS on_disk, bool_and(suppressed) AS suppressed,
+           list(DISTINCT path ORDER BY path) AS paths, min(first_seen_at) AS first_seen_at
+    FROM security.findings WHERE source = 'secret' GROUP BY project, fingerprint;
+CREATE SCHEMA IF NOT EXISTS vectors;
+CREATE TABLE IF NOT EXISTS vectors.chunks (
+    project VARCHAR NOT NULL,
+    chunk_id VARCHAR NOT NULL,
+    index_name VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    start_line BIGINT NOT NULL,
+    end_line BIGINT NOT NULL,
+    symbol VARCHAR,
+    kind VARCHAR,
+    content_hash VARCHAR NOT NULL,
+    tokens BIGINT NOT NULL,
+    file_level VARCHAR NOT NULL,
+    sensitivity VARCHAR NOT NULL,
+    sensitivity_rank INTEGER NOT NULL,
+    text VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors.skipped_files (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors.indexed (
+    project VARCHAR NOT NULL,
+    index_name VARCHAR NOT NULL,
+    chunk_id VARCHAR NOT NULL,
+    model_id VARCHAR NOT NULL,
+    sensitivity_rank INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors.search_audit (
+    searched_at TIMESTAMPTZ NOT NULL,
+    caller VARCHAR,
+    clearance VARCHAR NOT NULL,
+    query_hash VARCHAR NOT NULL,
+    indexes VARCHAR[],
+    projects VARCHAR[],
+    k INTEGER,
+    results_returned INTEGER NOT NULL,
+    results_withheld INTEGER NOT NULL,
+    ms DOUBLE
+);
 CREATE OR REPLACE VIEW enrich.parse_errors AS
     SELECT project, extractor, path, error, error_line FROM enrich.processed WHERE error IS NOT NULL;
 CREATE OR REPLACE VIEW inventory.file_history AS

@@ -60,6 +60,63 @@ class EnrichSettingsResource(ConfigurableResource):
         return load_or_create_key(settings.fingerprint_key_file, settings.fingerprint_key_text)
 
 
+class SecuritySettingsResource(ConfigurableResource):
+    """Extra rule files for the security scan (empty: built-in rules only). The fingerprint key
+    is loaded from settings, never resource config."""
+
+    secret_rules: str = ""
+    sensitivity_rules: str = ""
+    worker_processes: int = 0
+
+    def workers(self) -> int:
+        return self.worker_processes or Settings.from_env().worker_count
+
+    def fingerprint_key(self) -> bytes:
+        settings = Settings.from_env()
+        return load_or_create_key(settings.fingerprint_key_file, settings.fingerprint_key_text)
+
+
+_LOADED: dict[tuple, object] = {}  # embedders and stores are heavy: one per process and configuration
+
+
+class VectorSettingsResource(ConfigurableResource):
+    """The vector store (embedded folder or Pinecone), one embedder spec per index, and the embedding
+    cache (Redis when `redis_url` is set, else in-process)."""
+
+    store_url: str
+    embedder_specs: dict[str, str] = {}
+    redis_url: str = ""
+    cache_ttl_s: int = 3600
+    cache_max_bytes: int = 256 * 1024 * 1024
+
+    def store(self):
+        from anfl_assets.domain.vectors.store import open_vector_store
+
+        dims = {index: self.embedder(index).dim for index in self.embedder_specs}
+        key = ("store", self.store_url, tuple(sorted(dims.items())))
+        if key not in _LOADED:
+            _LOADED[key] = open_vector_store(self.store_url, dims)
+        return _LOADED[key]
+
+    def embedder(self, index: str):
+        from anfl_assets.domain.vectors.embedders import make_embedder
+
+        spec = self.embedder_specs.get(index, "st")
+        key = ("embedder", spec)
+        if key not in _LOADED:
+            _LOADED[key] = make_embedder(spec)
+        return _LOADED[key]
+
+    def cache(self):
+        from anfl_assets.domain.vectors.cache import InProcessCache, RedisCache
+
+        key = ("cache", self.redis_url, self.cache_ttl_s, self.cache_max_bytes)
+        if key not in _LOADED:
+            _LOADED[key] = (RedisCache(self.redis_url, ttl_s=self.cache_ttl_s, max_bytes=self.cache_max_bytes)
+                            if self.redis_url else InProcessCache(ttl_s=self.cache_ttl_s))
+        return _LOADED[key]
+
+
 def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
     """Embedded defaults for `local`; staging and prod differ only through settings
     (an `s3://` object store URL, Postgres run storage in dagster.yaml, k8s executor)."""
@@ -72,4 +129,10 @@ def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
         "enrich": EnrichSettingsResource(classification_rules=settings.classification_rules,
                                          worker_processes=settings.workers,
                                          max_parse_error_rate=settings.max_parse_error_rate),
+        "security": SecuritySettingsResource(secret_rules=settings.secret_rules,
+                                             sensitivity_rules=settings.sensitivity_rules,
+                                             worker_processes=settings.workers),
+        "vectors": VectorSettingsResource(store_url=settings.vectors_url, embedder_specs=dict(settings.embedders),
+                                          redis_url=settings.redis_url, cache_ttl_s=settings.embed_cache_ttl_s,
+                                          cache_max_bytes=settings.embed_cache_max_bytes),
     }

@@ -9,7 +9,9 @@ from anfl_assets.domain.objects import open_object_store
 from anfl_assets.domain.projects import register_project
 from anfl_assets.domain.warehouse import Warehouse
 
-from .job_for_tests import scan_project_job
+from .job_for_tests import keys_of_groups, scan_project_job
+
+EARLIER = keys_of_groups("inventory", "enrichment")
 
 SERVICE = {
     "svc/pyproject.toml": '[project]\nname = "orders-svc"\nversion = "1.0"\n'
@@ -44,7 +46,7 @@ def test_enrichment_metadata_checks_sbom_and_incremental_reruns(anfl_home, git_r
         wh = Warehouse(anfl_home / "warehouse.duckdb")
         register_project(wh, "shop", git_repo.root)
         instance.add_dynamic_partitions("projects", ["shop"])
-        result = scan_project_job().execute_in_process(partition_key="shop", instance=instance)
+        result = scan_project_job().execute_in_process(partition_key="shop", instance=instance, asset_selection=EARLIER)
         assert result.success
         checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
         assert checks["every_file_classified_once"].passed
@@ -87,7 +89,7 @@ def test_enrichment_metadata_checks_sbom_and_incremental_reruns(anfl_home, git_r
         assert {"pkg:pypi/pyyaml@6.0.1", "pkg:docker/python@3.11-slim"} <= purls
 
         # Unchanged: nothing is re-read or re-parsed, and the SBOM is not rebuilt.
-        again = scan_project_job().execute_in_process(partition_key="shop", instance=instance)
+        again = scan_project_job().execute_in_process(partition_key="shop", instance=instance, asset_selection=EARLIER)
         for node in ("file_classification", "code_structure", "config_patterns", "dependency_map"):
             meta = _metadata(again, node)
             assert meta["files processed"].value == 0, node
@@ -97,7 +99,7 @@ def test_enrichment_metadata_checks_sbom_and_incremental_reruns(anfl_home, git_r
         # One file changes: only it is processed; its old rows are replaced.
         git_repo.commit("drop numpy", {"svc/src/orders/api.py": SERVICE["svc/src/orders/api.py"].replace(
             "import numpy as np\n", "import rich\n")})
-        third = scan_project_job().execute_in_process(partition_key="shop", instance=instance)
+        third = scan_project_job().execute_in_process(partition_key="shop", instance=instance, asset_selection=EARLIER)
         assert _metadata(third, "file_classification")["files processed"].value == 1
         assert _metadata(third, "code_structure")["files processed"].value == 1
         assert _metadata(third, "dependency_map")["files processed"].value == 0

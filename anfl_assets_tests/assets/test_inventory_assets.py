@@ -10,7 +10,7 @@ from dagster import AssetCheckKey, AssetKey, DagsterInstance, execute_job, recon
 from anfl_assets.domain.projects import register_project
 from anfl_assets.domain.warehouse import Warehouse
 
-from .job_for_tests import definitions, scan_project_job
+from .job_for_tests import definitions, keys_of_groups, scan_project_job
 
 
 def _make_tree(root: Path, files: int = 40) -> None:
@@ -47,7 +47,7 @@ def test_materialize_project_with_metadata_and_passing_checks(anfl_home, git_rep
         assert by_asset["git_history"]["commits"].value == 5
         assert by_asset["git_history"]["authors"].value == 2
         checks = result.get_asset_check_evaluations()
-        assert len(checks) == 5 and all(c.passed for c in checks)
+        assert len(checks) == 11 and all(c.passed for c in checks)  # every phase's checks
 
         hist = wh.query("SELECT path, commit_count, last_author FROM inventory.files_with_history "
                         "WHERE project = 'svc' ORDER BY path").to_pylist()
@@ -56,7 +56,8 @@ def test_materialize_project_with_metadata_and_passing_checks(anfl_home, git_rep
         assert next(r for r in hist if r["path"] == "scratch.txt")["commit_count"] is None
 
         # Re-materializing reads nothing that did not change.
-        again = scan_project_job().execute_in_process(partition_key="svc", instance=instance)
+        again = scan_project_job().execute_in_process(partition_key="svc", instance=instance,
+                                                      asset_selection=keys_of_groups("inventory"))
         meta = again.asset_materializations_for_node("file_inventory")[0].metadata
         assert meta["bytes read"].value == 0 and meta["unchanged (not read)"].value == 7
 
@@ -66,7 +67,8 @@ def test_check_fails_when_rows_and_disk_disagree(anfl_home, tmp_path):
     _make_tree(root, 10)
     with DagsterInstance.get() as instance:
         _register(anfl_home, "tree", root, instance)
-        assert scan_project_job().execute_in_process(partition_key="tree", instance=instance).success
+        assert scan_project_job().execute_in_process(partition_key="tree", instance=instance,
+                                                     asset_selection=keys_of_groups("inventory")).success
         (root / "late_arrival.py").write_text("x = 1\n")
         check_job = definitions().resolve_implicit_global_asset_job_def().get_subset(
             asset_check_selection={AssetCheckKey(AssetKey("file_inventory"), "inventory_matches_disk")},

@@ -261,8 +261,13 @@ def _path_keys(pattern: str) -> list[tuple[str, str]] | None:
     return None
 
 
+# libyaml when present: the same documents as yaml.safe_load, ten times faster to read (the rule
+# file is read by every process that classifies, an incremental run included).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load(path: Path) -> dict[str, Any]:
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    doc = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a mapping with a `rules:` list")
     unknown = set(doc) - _TOP_KEYS

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from anfl_assets.domain.enrich import classify, code_structure, config_patterns, dependencies
 from anfl_assets.domain.enrich.incremental import (
@@ -70,6 +74,7 @@ def _classifier(extra_rules: str | None) -> classify.Classifier:
 
 def _classify_chunk(args: tuple) -> list[tuple]:
     root, extra_rules, rows = args
+    root = os.fsencode(root)  # once, not per file
     clf = _classifier(extra_rules)
     out = []
     for path, path_raw, file_type, is_text, size in rows:
@@ -113,33 +118,155 @@ CODE_FILES_SQL = (
 )
 
 
-def _structure_chunk(args: tuple) -> list[tuple]:
+_SYMBOL_SCHEMA = pa.schema([
+    ("path", pa.string()), ("language", pa.string()), ("kind", pa.string()), ("name", pa.string()),
+    ("qualified_name", pa.string()), ("start_line", pa.int64()), ("end_line", pa.int64()),
+    ("doc", pa.string()), ("parent", pa.string()),
+])
+_IMPORT_SCHEMA = pa.schema([
+    ("path", pa.string()), ("language", pa.string()), ("module", pa.string()), ("name", pa.string()),
+    ("line", pa.int64()),
+])
+# Work is cut into chunks of about this many source bytes (and at most CHUNK_FILES files), so
+# the chunks cost about the same and the two ends of a pool finish together.
+CHUNK_BYTES = 1_000_000
+CHUNK_FILES = 128
+# Less than this in all is parsed in this process: forking workers and loading grammars in
+# each would cost more than it saves (an incremental run touches a few files).
+IN_PROCESS_BYTES = 2_000_000
+
+
+def _structure_chunk(args: tuple) -> tuple[list, list, list, list, list, pa.Table, pa.Table]:
+    """Extract one chunk of files: (errors, error lines, skipped, symbols per file, imports per
+    file, symbols, imports), the rows as Arrow tables built here in the worker rather than row
+    by row in the parent."""
     root, rows = args
-    out = []
-    for path, path_raw, size, file_type, language in rows:
-        lang = code_structure.language_for(path, file_type)
-        if lang is None:
-            out.append((None, None, None, None, "no structure extractor for this language"))
-            continue
-        if (size or 0) > MAX_SOURCE_BYTES:
-            out.append((lang, None, None, None, f"larger than {MAX_SOURCE_BYTES:,} bytes"))
-            continue
-        source = read_bytes(full_path(root, path, path_raw), MAX_SOURCE_BYTES + 1)
-        if source is None:
-            out.append((lang, None, "unreadable", None, None))
-            continue
-        s = code_structure.extract_structure(lang, source)
-        out.append((lang, s, s.error, _error_line(s.error), None))
-    return out
+    root = os.fsencode(root)  # once, not per file
+    errors, error_lines, skipped, n_symbols, n_imports = [], [], [], [], []
+    sym_cols: list[list] = [[] for _ in _SYMBOL_SCHEMA]
+    imp_cols: list[list] = [[] for _ in _IMPORT_SCHEMA]
+    s_path, s_lang, s_kind, s_name, s_qual, s_start, s_end, s_doc, s_parent = sym_cols
+    i_path, i_lang, i_module, i_name, i_line = imp_cols
+    for path, path_raw, size, file_type in rows:
+        before_s, before_i = len(s_path), len(i_path)
+        _extract_one(root, path, path_raw, size, file_type, errors, error_lines, skipped, sym_cols, imp_cols)
+        n_symbols.append(len(s_path) - before_s)
+        n_imports.append(len(i_path) - before_i)
+    symbols = pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(sym_cols, _SYMBOL_SCHEMA)],
+                                   schema=_SYMBOL_SCHEMA)
+    imports = pa.Table.from_arrays([pa.array(c, f.type) for c, f in zip(imp_cols, _IMPORT_SCHEMA)],
+                                   schema=_IMPORT_SCHEMA)
+    return errors, error_lines, skipped, n_symbols, n_imports, symbols, imports
+
+
+def _extract_one(root, path, path_raw, size, file_type, errors, error_lines, skipped, sym_cols, imp_cols) -> None:
+    """One file's outcome appended to the per-file lists and its rows to the columns."""
+    s_path, s_lang, s_kind, s_name, s_qual, s_start, s_end, s_doc, s_parent = sym_cols
+    i_path, i_lang, i_module, i_name, i_line = imp_cols
+    lang = code_structure.language_for(path, file_type)
+    if lang is None:
+        errors.append(None)
+        error_lines.append(None)
+        skipped.append("no structure extractor for this language")
+        return
+    if (size or 0) > MAX_SOURCE_BYTES:
+        errors.append(None)
+        error_lines.append(None)
+        skipped.append(f"larger than {MAX_SOURCE_BYTES:,} bytes")
+        return
+    source = read_bytes(full_path(root, path, path_raw), MAX_SOURCE_BYTES + 1)
+    if source is None:
+        errors.append("unreadable")
+        error_lines.append(None)
+        skipped.append(None)
+        return
+    st = code_structure.extract_structure(lang, source)
+    errors.append(st.error)
+    error_lines.append(_error_line(st.error))
+    skipped.append(None)
+    if st.symbols:
+        n = len(st.symbols)
+        s_path.extend([path] * n)
+        s_lang.extend([lang] * n)
+        kind, name, qual, start, end, doc, parent = zip(*st.symbols)
+        s_kind.extend(kind)
+        s_name.extend(name)
+        s_qual.extend(qual)
+        s_start.extend(start)
+        s_end.extend(end)
+        s_doc.extend(doc)
+        s_parent.extend(parent)
+    if st.imports:
+        n = len(st.imports)
+        i_path.extend([path] * n)
+        i_lang.extend([lang] * n)
+        module, name, line = zip(*st.imports)
+        i_module.extend(module)
+        i_name.extend(name)
+        i_line.extend(line)
+
+
+_LINE_RE = re.compile(r"line (\d+)")
 
 
 def _error_line(message: str | None) -> int | None:
-    import re
-
     if not message:
         return None
-    m = re.search(r"line (\d+)", message)
+    m = _LINE_RE.search(message)
     return int(m.group(1)) if m else None
+
+
+def _byte_chunks(rows: list[tuple], sizes: list[int | None], max_bytes: int, max_files: int) -> list[list[tuple]]:
+    """Consecutive runs of rows (order kept) of at most `max_files` rows and, unless a single
+    row is bigger, at most `max_bytes` bytes."""
+    chunks: list[list[tuple]] = []
+    current: list[tuple] = []
+    total = 0
+    for row, size in zip(rows, sizes):
+        size = min(size or 0, MAX_SOURCE_BYTES)
+        if current and (len(current) >= max_files or total + size > max_bytes):
+            chunks.append(current)
+            current, total = [], 0
+        current.append(row)
+        total += size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _with_project(table: pa.Table, project: str) -> pa.Table:
+    return table.add_column(0, "project", pa.array([project] * table.num_rows, pa.string()))
+
+
+def _same_content(todo: pa.Table) -> list[int]:
+    """For each row, the first row with the same content and language (itself when none):
+    extraction depends on (language, bytes) only, so identical files are extracted once."""
+    first: dict[tuple, int] = {}
+    canon = []
+    for i, (b3, path, file_type, size) in enumerate(zip(*(todo[c].to_pylist() for c in
+                                                          ("blake3", "path", "file_type", "size")))):
+        lang = code_structure.language_for(path, file_type)
+        if lang is None or b3 is None or (size or 0) > MAX_SOURCE_BYTES:
+            canon.append(i)
+        else:
+            canon.append(first.setdefault((b3, lang), i))
+    return canon
+
+
+def _expand(table: pa.Table, counts: list[int], source: list[int], paths: list[str]) -> pa.Table:
+    """Rows for every file from the rows of the file it shares content with: `table` holds
+    `counts[k]` rows for extracted file k in order; file i takes those of `source[i]`, path its own."""
+    counts_np = np.asarray(counts, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(counts_np)[:-1])) if len(counts_np) else counts_np
+    src = np.asarray(source, dtype=np.int64)
+    lens = counts_np[src]
+    total = int(lens.sum())
+    ends = np.cumsum(lens)
+    idx = np.arange(total, dtype=np.int64) - np.repeat(ends - lens, lens) + np.repeat(starts[src], lens)
+    out = table.take(pa.array(idx))
+    owner = np.repeat(np.arange(len(paths), dtype=np.int64), lens)
+    return out.set_column(out.schema.get_field_index("path"), "path",
+                          pa.array(paths, pa.string()).take(pa.array(owner)))
 
 
 def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) -> EnrichStats:
@@ -147,28 +274,41 @@ def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) ->
     version = str(code_structure.EXTRACTOR_VERSION)
     work = plan_work(wh, project.name, "code_structure", version, CODE_FILES_SQL, [project.name])
     todo = work.todo
-    rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type", "language"))))
-    chunks = [(project.root, rows[i:i + 128]) for i in range(0, len(rows), 128)]
-    results = [r for part in pool_map(_structure_chunk, chunks, workers) for r in part]
+    rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type"))))
+    canon = _same_content(todo)
+    unique = [i for i, c in enumerate(canon) if c == i]
+    run_rows = [rows[i] for i in unique] if len(unique) < len(rows) else rows
+    sizes = [min(r[2] or 0, MAX_SOURCE_BYTES) for r in run_rows]
+    chunks = [(project.root, chunk) for chunk in _byte_chunks(run_rows, sizes, CHUNK_BYTES, CHUNK_FILES)]
+    in_process = sum(sizes) < IN_PROCESS_BYTES
+    parts = pool_map(_structure_chunk, chunks, 1 if in_process else workers)
+    errors, error_lines, skipped, n_symbols, n_imports = (
+        [v for part in parts for v in part[k]] for k in range(5))
+    symbols = pa.concat_tables([part[5] for part in parts]) if parts else _SYMBOL_SCHEMA.empty_table()
+    imports = pa.concat_tables([part[6] for part in parts]) if parts else _IMPORT_SCHEMA.empty_table()
+    del parts
 
-    sym_cols: dict[str, list] = {k: [] for k in ("path", "language", "kind", "name", "qualified_name",
-                                                 "start_line", "end_line", "doc", "parent")}
-    imp_cols: dict[str, list] = {k: [] for k in ("path", "language", "module", "name", "line")}
-    errors, error_lines, skipped = [], [], []
-    for (path, *_), (lang, structure, error, error_line, skip) in zip(rows, results):
-        errors.append(error)
-        error_lines.append(error_line)
-        skipped.append(skip)
-        if structure is None:
-            continue
-        for kind, name, qualified, start, end, doc, parent in structure.symbols:
-            for k, v in zip(sym_cols, (path, lang, kind, name, qualified, start, end, doc, parent)):
-                sym_cols[k].append(v)
-        for module, name, line in structure.imports:
-            for k, v in zip(imp_cols, (path, lang, module, name, line)):
-                imp_cols[k].append(v)
-    symbols = pa.table({"project": [project.name] * len(sym_cols["path"]), **sym_cols})
-    imports = pa.table({"project": [project.name] * len(imp_cols["path"]), **imp_cols})
+    if len(unique) < len(rows):
+        # A copy whose original could not be read is tried on its own.
+        position = {row: k for k, row in enumerate(unique)}
+        retry = [i for i, c in enumerate(canon) if c != i and errors[position[c]] == "unreadable"]
+        if retry:
+            extra = _structure_chunk((project.root, [rows[i] for i in retry]))
+            for i, k in zip(retry, range(len(retry))):
+                position[i] = len(errors) + k
+            for lst, add in zip((errors, error_lines, skipped, n_symbols, n_imports), extra[:5]):
+                lst.extend(add)
+            symbols = pa.concat_tables([symbols, extra[5]])
+            imports = pa.concat_tables([imports, extra[6]])
+            for i in retry:
+                canon[i] = i
+        source = [position[c] for c in canon]
+        paths = [r[0] for r in rows]
+        errors, error_lines, skipped = ([lst[k] for k in source] for lst in (errors, error_lines, skipped))
+        symbols = _expand(symbols, n_symbols, source, paths)
+        imports = _expand(imports, n_imports, source, paths)
+    symbols = _with_project(symbols, project.name)
+    imports = _with_project(imports, project.name)
     processed = _processed_table(project.name, "code_structure", version, todo["path"].to_pylist(),
                                  todo["blake3"].to_pylist(), errors, error_lines, skipped)
     commit_work(wh, project.name, "code_structure", work,
@@ -176,7 +316,6 @@ def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) ->
     return EnrichStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={"symbols": symbols.num_rows, "imports": imports.num_rows})
-
 
 
 # ---------------------------------------------------------------- config patterns
@@ -265,9 +404,15 @@ def _refresh_drift(wh: Warehouse, project: str) -> int:
                          "AND (error IS NOT NULL OR (skipped IS NOT NULL AND skipped <> 'not a config format'))",
                          params=[project]).to_arrow_table()["path"].to_pylist()
     keys_by_file: dict[str, list | None] = {}
-    for row in stored.to_pylist():
-        if config_patterns.environment_of(row["path"]) is not None:
-            keys_by_file.setdefault(row.pop("path"), []).append(config_patterns.KeyRow(**row))
+    # environment_of depends on the path alone: asked once per file, not once per key row, and
+    # only the rows of files that name an environment are turned into Python objects (in order).
+    distinct = pc.unique(stored["path"]).to_pylist()
+    env_paths = [path for path in distinct if config_patterns.environment_of(path) is not None]
+    if env_paths:
+        rows = stored.filter(pc.is_in(stored["path"], value_set=pa.array(env_paths, pa.string())))
+        key_row = config_patterns.KeyRow._make
+        for path, *values in zip(*(rows[c].to_pylist() for c in rows.column_names)):
+            keys_by_file.setdefault(path, []).append(key_row(values))
     for path in failed:
         if config_patterns.environment_of(path) is not None:
             keys_by_file[path] = None

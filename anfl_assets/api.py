@@ -1,0 +1,120 @@
+"""The search HTTP API (`anfl serve`): `POST /search`, `GET /healthz`, OpenAPI at `/docs`.
+
+A caller's clearance comes from its bearer token (`ANFL_API_TOKENS`, a YAML list of
+{token_sha256 or token, caller, clearance}); a request may ask for less, never more.
+No token, or an unknown one, is an anonymous caller with public clearance (fail closed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from fastapi import FastAPI, Header, HTTPException
+from pydantic import BaseModel, Field
+
+from anfl_assets.domain.vectors.pipeline import LEVEL_RANK, LEVELS
+from anfl_assets.domain.vectors.search import INDEXES, SearchError, SearchService
+from anfl_assets.settings import Settings
+
+Level = Literal["public", "internal", "confidential", "restricted"]
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=2000)
+    index: Literal["code", "config", "docs", "infra", "all"] = "all"
+    project: list[str] | None = None
+    clearance: Level | None = Field(None, description="At most the token's clearance; default: the token's.")
+    k: int = Field(10, ge=1, le=100)
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+
+
+class SearchResult(BaseModel):
+    project: str
+    path: str
+    start_line: int
+    end_line: int
+    index: str
+    score: float
+    snippet: str
+    sensitivity: Level
+    symbol: str | None
+    last_commit: str | None
+    last_author: str | None
+    chunk_id: str
+
+
+class SearchResponse(BaseModel):
+    caller: str
+    clearance: Level
+    results: list[SearchResult]
+
+
+def load_api_tokens(path: str | Path | None) -> dict[str, tuple[str, str]]:
+    """{sha256(token): (caller, clearance)}. Tokens may be listed in clear or as their sha256."""
+    if not path:
+        return {}
+    entries = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+    out = {}
+    for i, e in enumerate(entries, 1):
+        if not isinstance(e, dict) or e.get("clearance") not in LEVEL_RANK or not e.get("caller"):
+            raise ValueError(f"{path} entry {i}: needs caller, clearance ({', '.join(LEVELS)}) and token")
+        digest = e.get("token_sha256") or (hashlib.sha256(str(e["token"]).encode()).hexdigest() if e.get("token")
+                                           else None)
+        if not digest:
+            raise ValueError(f"{path} entry {i}: needs token or token_sha256")
+        out[str(digest).lower()] = (str(e["caller"]), e["clearance"])
+    return out
+
+
+def build_search_service(settings: Settings) -> SearchService:
+    from anfl_assets.domain.warehouse import Warehouse
+    from anfl_assets.resources import build_resources
+
+    vectors = build_resources(settings)["vectors"]
+    embedders = {index: vectors.embedder(index) for index in INDEXES}
+    return SearchService(Warehouse(settings.warehouse_file, settings.lock_timeout_s), vectors.store(), embedders,
+                         query_cache=vectors.cache())
+
+
+def create_app(settings: Settings | None = None, service: SearchService | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    tokens = load_api_tokens(settings.api_tokens_file)
+    state: dict = {"service": service}
+    app = FastAPI(title="ANFL search", version="1",
+                  description="Security-aware hybrid search over a project estate's code, configs, docs and "
+                              "infrastructure. Secrets are redacted; results above the caller's clearance are "
+                              "never returned.")
+
+    def get_service() -> SearchService:
+        if state["service"] is None:
+            state["service"] = build_search_service(settings)
+        return state["service"]
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/search", response_model=SearchResponse)
+    def search(request: SearchRequest, authorization: str | None = Header(None)) -> SearchResponse:
+        caller, allowed = "anonymous", "public"
+        if authorization and authorization.lower().startswith("bearer "):
+            digest = hashlib.sha256(authorization[7:].strip().encode()).hexdigest()
+            for known, who in tokens.items():
+                if hmac.compare_digest(known, digest):
+                    caller, allowed = who
+        clearance = request.clearance or allowed
+        if LEVEL_RANK[clearance] > LEVEL_RANK[allowed]:
+            raise HTTPException(status_code=403, detail=f"clearance {clearance} is above this caller's ({allowed})")
+        try:
+            hits = get_service().search(request.query, indexes=None if request.index == "all" else [request.index],
+                                        projects=request.project, clearance=clearance, k=request.k, caller=caller,
+                                        mode=request.mode)
+        except SearchError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        return SearchResponse(caller=caller, clearance=clearance, results=[SearchResult(**h.as_dict()) for h in hits])
+
+    return app

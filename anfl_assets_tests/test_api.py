@@ -1,0 +1,77 @@
+"""The HTTP API's contract: tokens give caller and clearance, a request may only lower it, no token
+is public, bad input is a 4xx, OpenAPI is served. (Search itself is tested on real indexes in
+assets/test_vector_assets.py and on the sample estate.)"""
+
+import hashlib
+
+import pytest
+from fastapi.testclient import TestClient
+
+from anfl_assets.api import create_app, load_api_tokens
+from anfl_assets.domain.vectors.search import SearchError, SearchHit
+from anfl_assets.settings import Settings
+
+
+class RecordingService:
+    def __init__(self):
+        self.calls = []
+
+    def search(self, query, **kw):
+        self.calls.append((query, kw))
+        if kw["indexes"] == ["bogus"]:
+            raise SearchError("unknown index")
+        return [SearchHit("shop", "docs/runbook.md", 1, 9, "docs", 0.03, "Drain the node", kw["clearance"],
+                          "Restart", "abc123", "Ada", "c" * 32)]
+
+
+@pytest.fixture
+def client(tmp_path, monkeypatch):
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("- token: s3cret-ops\n  caller: ops\n  clearance: confidential\n"
+                      f"- token_sha256: {hashlib.sha256(b'hr-token').hexdigest()}\n  caller: hr\n  clearance: restricted\n")
+    monkeypatch.setenv("ANFL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ANFL_API_TOKENS", str(tokens))
+    service = RecordingService()
+    return TestClient(create_app(Settings.from_env(), service=service)), service
+
+
+def test_clearance_comes_from_the_token(client):
+    http, service = client
+    assert http.get("/healthz").json() == {"status": "ok"}
+    anon = http.post("/search", json={"query": "restart the api"}).json()
+    assert anon["caller"] == "anonymous" and anon["clearance"] == "public"
+    ops = http.post("/search", json={"query": "restart", "index": "docs", "k": 3},
+                    headers={"Authorization": "Bearer s3cret-ops"}).json()
+    assert ops["clearance"] == "confidential" and ops["results"][0]["path"] == "docs/runbook.md"
+    assert service.calls[-1][1] == {"indexes": ["docs"], "projects": None, "clearance": "confidential", "k": 3,
+                                    "caller": "ops", "mode": "hybrid"}
+    lower = http.post("/search", json={"query": "x", "clearance": "public"},
+                      headers={"Authorization": "Bearer hr-token"}).json()
+    assert lower["caller"] == "hr" and lower["clearance"] == "public"
+
+
+def test_a_request_cannot_raise_its_clearance(client):
+    http, service = client
+    n = len(service.calls)
+    r = http.post("/search", json={"query": "salaries", "clearance": "restricted"},
+                  headers={"Authorization": "Bearer s3cret-ops"})
+    assert r.status_code == 403 and len(service.calls) == n
+    r = http.post("/search", json={"query": "salaries", "clearance": "internal"},
+                  headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 403  # an unknown token is anonymous, i.e. public
+
+
+def test_bad_requests_and_openapi(client):
+    http, _ = client
+    assert http.post("/search", json={"query": ""}).status_code == 422
+    assert http.post("/search", json={"query": "x", "k": 1000}).status_code == 422
+    assert http.post("/search", json={"query": "x", "index": "secrets"}).status_code == 422
+    spec = http.get("/openapi.json").json()
+    assert "/search" in spec["paths"] and "/healthz" in spec["paths"]
+
+
+def test_token_file_errors_are_clear(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_text("- token: x\n  caller: a\n  clearance: top-secret\n")
+    with pytest.raises(ValueError, match="clearance"):
+        load_api_tokens(bad)
