@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 ANFL_HOME ?= $(CURDIR)/.anfl
 export ANFL_HOME
 export DAGSTER_HOME := $(ANFL_HOME)/dagster
+# The embedding model ships in a pip package: never reach for the Hugging Face hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
 ESTATE ?=
 PROJECT ?= $(if $(ESTATE),$(notdir $(abspath $(ESTATE))),aeonnova)
 
@@ -37,8 +40,14 @@ ui: install
 	@mkdir -p "$(DAGSTER_HOME)" && cp -n dagster.yaml "$(DAGSTER_HOME)/dagster.yaml" || true
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# Every benchmark script; figures go to benchmarks/RESULTS.md (see benchmarks/README.md).
 bench: install
 	$(BIN)/python benchmarks/bench_inventory.py
+	$(BIN)/python benchmarks/bench_enrichment.py
+	$(BIN)/pip install -q detect-secrets==1.5.0
+	$(BIN)/python benchmarks/bench_security.py
+	$(BIN)/python benchmarks/bench_vectors.py
+	$(BIN)/python benchmarks/bench_embed.py
 
 clean:
 	rm -rf $(VENV) .anfl

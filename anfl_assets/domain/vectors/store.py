@@ -11,10 +11,12 @@ rebuilt from it at any time.
 Embedded store (`file:///folder`): one faiss HNSW graph (inner product over L2-normalised vectors,
 i.e. cosine) per ANFL index, plus numpy arrays for level, project and liveness per graph node.
 A query's filter becomes a bitmap (`faiss.IDSelectorBitmap`) that the graph search honours;
-faiss runs it without the GIL, so client threads scale. Filters that allow few vectors are
-answered exactly (numpy over the allowed subset): a graph search with a very selective filter
-visits mostly rejected nodes and can come back short, and a short answer from the graph also
-falls back to the exact search, so a query always returns min(k, allowed) results. Deleted and
+faiss runs it without the GIL, so client threads scale; the search widens its candidate list
+(ef) as the filter narrows. Filters that allow few vectors (allowed x dim <= `exact_budget`,
+about 1 ms of work) are answered exactly: faiss's inner-product kernel over just the allowed
+rows, top-k with numpy. A graph search with a very selective filter visits mostly rejected
+nodes and can come back short; a short answer from the graph also falls back to the exact
+search, so a query always returns min(k, allowed) results. Deleted and
 replaced vectors stay in the graph as dead nodes (masked out) until a flush compacts the index
 (rebuild) once they pass a share of it.
 
@@ -616,16 +618,16 @@ class EmbeddedVectorStore(VectorStore):
                         os.replace(tmp[key], self.root / f)
                     entries[name] = {"generation": gen, "dim": target.dim, "metric": "cosine",
                                      "count": target.live, "nodes": target.ntotal, "files": files,
-                                     "sizes": {key: (self.root / f).stat().st_size for key, f in files.items()},
-                                     "hnsw": {"m": self.params.m, "ef_construction": self.params.ef_construction}}
-                    target.generation = gen
+                                     "sizes": {key: (self.root / f).stat().st_size for key, f in files.items()}}
                     replaced[name] = target
+                _fsync_dir(self.root)            # the new files' names are durable before the manifest
                 manifest["format"] = FORMAT
                 manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-                self._write_manifest(manifest)
+                self._write_manifest(manifest)   # the commit point
                 for name, target in replaced.items():
                     shard = self._shards[name]
                     with shard.rw.write():
+                        target.generation = int(entries[name]["generation"])
                         target.journal = []
                         if target is shard:
                             shard.version += 1
