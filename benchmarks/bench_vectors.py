@@ -18,7 +18,7 @@ Timings are repeated `--repeat` times; the tables show medians.
 Candidates compared in the same run, on the same data, with the same HNSW settings
 (M=16, ef_construction=80, ef_search=64):
   faiss    anfl's EmbeddedVectorStore (faiss IndexHNSWFlat, IDSelectorBitmap pre-filter,
-           ef scaled by 1/allowed share, exact numpy search for small subsets), all its
+           ef widened as the allowed share shrinks, exact search for small subsets), all its
            Python overhead included
   hnswlib  raw hnswlib.Index.knn_query(filter=callable): the filter is a Python callback,
            called for every candidate with the GIL held
@@ -188,7 +188,7 @@ def measure(fn, queries, threads, repeat, truth, to_index, budget_s) -> dict:
 
 class StoreCandidate:
     name = "faiss"
-    mechanism = "EmbeddedVectorStore: IDSelectorBitmap in the HNSW search, exact numpy for small subsets"
+    mechanism = "EmbeddedVectorStore: IDSelectorBitmap inside the HNSW search; exact search for small subsets"
 
     def __init__(self, folder: Path, x, levels, projects, rebuild: bool, **params):
         from anfl_assets.domain.vectors.store import EmbeddedVectorStore

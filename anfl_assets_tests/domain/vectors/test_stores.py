@@ -87,6 +87,7 @@ def make_store(kind, tmp_path, request):
         else:
             if kind == "embedded-graph":
                 kw.setdefault("exact_budget", 0)   # every query goes through the HNSW graph
+                kw.setdefault("exact_max", 0)
             s = open_vector_store(f"file://{folder or tmp_path / 'vectors'}", dims, **kw)
         opened.append(s)
         return s
