@@ -1661,6 +1661,7 @@ class _Resolver:
     def __init__(self, project_paths: Iterable[str], go_module: str | Mapping[str, str] | None):
         self.paths = {_norm_path(p) for p in project_paths}
         self._py_roots: list[str] | None = None
+        self._parents_by_name: dict[str, set[str]] | None = None
         self._go_mods: dict[str, str] | None = None
         self._go_module = go_module
         self._by_dir: dict[str, list[str]] | None = None
@@ -1687,6 +1688,29 @@ class _Resolver:
                     roots.add("/".join(parts[:parts.index("src") + 1]))
             self._py_roots = sorted(roots)
         return self._py_roots
+
+    def _roots_holding(self, name: str) -> list[str]:
+        """Python roots R (in `py_roots` order) where `R/name` is a module, stub or directory:
+        an index built once, so each import looks at a handful of roots, not all of them."""
+        if self._parents_by_name is None:
+            parents: dict[str, set[str]] = {}
+            for path in self.paths:
+                stem = path[:-4] if path.endswith(".pyi") else path[:-3] if path.endswith(".py") else None
+                entries = [stem] if stem else []
+                d = posixpath.dirname(path)
+                while d:
+                    entries.append(d)
+                    d = posixpath.dirname(d)
+                for entry in entries:
+                    parent, _, base = entry.rpartition("/")
+                    parents.setdefault(base, set()).add(parent)
+            self._parents_by_name = parents
+            self._roots_memo: dict[str, list[str]] = {}
+        hit = self._roots_memo.get(name)
+        if hit is None:
+            holders = self._parents_by_name.get(name, set())
+            hit = self._roots_memo[name] = [r for r in self.py_roots if r in holders]
+        return hit
 
     def _py_at(self, base: str, parts: list[str], min_k: int = 1) -> str | None:
         for k in range(len(parts), min_k - 1, -1):
@@ -1719,11 +1743,13 @@ class _Resolver:
         if not parts:
             return []
         src_dir = posixpath.dirname(src)
-        ancestors = [r for r in self.py_roots if r == "" or src_dir == r or src_dir.startswith(r + "/")]
+        # only roots holding `parts[0]` (a module, a .pyi or a directory) can resolve it
+        roots = self._roots_holding(parts[0])
+        ancestors = [r for r in roots if r == "" or src_dir == r or src_dir.startswith(r + "/")]
         ancestors.sort(key=len, reverse=True)
         order = list(ancestors)
         if parts[0] not in sys.stdlib_module_names:
-            others = [r for r in self.py_roots if r not in ancestors]
+            others = [r for r in roots if r not in ancestors]
             others.sort(key=lambda r: (-len(posixpath.commonpath([r, src_dir])) if r and src_dir else 0, r))
             order += others
         for root in order:
