@@ -12,8 +12,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anfl_assets.domain.vectors import INDEXES as VECTOR_INDEXES
+
 DEPLOYMENTS = ("local", "staging", "prod")
-VECTOR_INDEXES = ("code", "config", "docs", "infra")
 
 
 def _env(name: str, default: str = "") -> str:

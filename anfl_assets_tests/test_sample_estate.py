@@ -81,7 +81,8 @@ def test_git_history_matches_ground_truth(scanned_estate):
 
 def _readme_sql_statements() -> list[str]:
     blocks = re.findall(r"```sql\n(.*?)```", README.read_text(), re.S)
-    statements = [s.strip() for block in blocks for s in block.split(";")]
+    # a statement ends with `;` at the end of a line (a `;` inside a comment or string does not end it)
+    statements = [s.strip() for block in blocks for s in re.split(r";[ \t]*(?:\n|$)", block)]
     statements = [s for s in statements if s and not all(ln.strip().startswith("--") for ln in s.splitlines())]
     bash = "".join(re.findall(r"```bash\n(.*?)```", README.read_text(), re.S))
     shell = re.findall(r'anfl sql "(.*?)"', bash, re.S)

@@ -21,6 +21,7 @@ from dagster import (
 from anfl_assets.assets.inventory import file_inventory
 from anfl_assets.assets.metadata import table_metadata
 from anfl_assets.domain.enrich import pipeline
+from anfl_assets.domain.enrich.incremental import WorkStats
 from anfl_assets.domain.projects import get_project
 from anfl_assets.partitions import projects_partitions
 from anfl_assets.resources import EnrichSettingsResource, ObjectStoreResource, WarehouseResource
@@ -29,7 +30,7 @@ GROUP = "enrichment"
 warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
 
 
-def _work_metadata(stats: pipeline.EnrichStats) -> dict:
+def _work_metadata(stats: WorkStats) -> dict:
     return {"files considered": stats.files, "files processed": stats.processed,
             "files reused (unchanged)": stats.reused, "parse errors (new)": stats.errors,
             "seconds": MetadataValue.float(round(stats.seconds, 3))}

@@ -62,7 +62,7 @@ def security_findings(context: AssetExecutionContext, warehouse: WarehouseResour
     return MaterializeResult(metadata={
         "files considered": stats.files, "files scanned": stats.processed,
         "files reused (unchanged)": stats.reused, "scan errors (new)": stats.errors,
-        "commits walked": stats.commits_walked, "findings": stats.extra["findings"],
+        "commits walked": stats.extra["commits walked"], "findings": stats.extra["findings"],
         "new since previous": stats.extra["new"], "resolved since previous": stats.extra["resolved"],
         "by severity": table_metadata(by_severity, [("severity", "string"), ("findings", "int"), ("new", "int"),
                                             ("suppressed", "int")]),

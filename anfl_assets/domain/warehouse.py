@@ -504,8 +504,13 @@ class Warehouse:
         with self.write() as con:
             for table, rows in rows_by_table.items():
                 con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
-                if rows.num_rows:
-                    con.register("incoming_rows", rows)
-                    cols = ", ".join(f'"{c}"' for c in rows.column_names)
-                    con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_rows")
-                    con.unregister("incoming_rows")
+                insert_rows(con, table, rows)
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    """Append an Arrow table's rows to `table`, matching columns by name."""
+    if rows.num_rows:
+        con.register("incoming_rows", rows)
+        cols = ", ".join(f'"{c}"' for c in rows.column_names)
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_rows")
+        con.unregister("incoming_rows")

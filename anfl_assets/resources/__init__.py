@@ -44,13 +44,11 @@ class ScanSettingsResource(ConfigurableResource):
         return self.hash_threads or 4
 
 
-class EnrichSettingsResource(ConfigurableResource):
-    """Knobs of the enrichment extractors. The fingerprint key itself is never resource config
-    (the UI shows config): it is loaded from settings when needed."""
+class _ExtractorSettings(ConfigurableResource):
+    """Worker processes and the fingerprint key, shared by the extractor resources. The key itself
+    is never resource config (the UI shows config): it is loaded from settings when needed."""
 
-    classification_rules: str = ""
     worker_processes: int = 0
-    max_parse_error_rate: float = 0.05
 
     def workers(self) -> int:
         return self.worker_processes or Settings.from_env().worker_count
@@ -60,20 +58,18 @@ class EnrichSettingsResource(ConfigurableResource):
         return load_or_create_key(settings.fingerprint_key_file, settings.fingerprint_key_text)
 
 
-class SecuritySettingsResource(ConfigurableResource):
-    """Extra rule files for the security scan (empty: built-in rules only). The fingerprint key
-    is loaded from settings, never resource config."""
+class EnrichSettingsResource(_ExtractorSettings):
+    """Knobs of the enrichment extractors."""
+
+    classification_rules: str = ""
+    max_parse_error_rate: float = 0.05
+
+
+class SecuritySettingsResource(_ExtractorSettings):
+    """Extra rule files for the security scan (empty: built-in rules only)."""
 
     secret_rules: str = ""
     sensitivity_rules: str = ""
-    worker_processes: int = 0
-
-    def workers(self) -> int:
-        return self.worker_processes or Settings.from_env().worker_count
-
-    def fingerprint_key(self) -> bytes:
-        settings = Settings.from_env()
-        return load_or_create_key(settings.fingerprint_key_file, settings.fingerprint_key_text)
 
 
 _LOADED: dict[tuple, object] = {}  # embedders and stores are heavy: one per process and configuration

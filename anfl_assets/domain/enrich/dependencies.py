@@ -1524,7 +1524,7 @@ def _braced(text: str, open_at: int) -> tuple[str, int]:
     return text[open_at + 1:], len(text)
 
 
-def _strip_hcl_comments(text: str) -> str:
+def strip_hcl_comments(text: str) -> str:
     """Blank out `#`, `//` and `/* */` comments outside double-quoted strings (keeps offsets)."""
     out = list(text)
     i, n, in_str = 0, len(text), False
@@ -1555,7 +1555,7 @@ def _strip_hcl_comments(text: str) -> str:
 
 
 def _parse_terraform_regex(b: _Builder, text: str, provider_line, module_line) -> None:
-    clean = _strip_hcl_comments(text)
+    clean = strip_hcl_comments(text)
     entry = re.compile(r"(?m)^[ \t]*\"?([\w-]+)\"?[ \t]*=[ \t]*(\{|\"([^\"]*)\")")
     for m in re.finditer(r"required_providers\s*\{", clean):
         body, _ = _braced(clean, m.end() - 1)

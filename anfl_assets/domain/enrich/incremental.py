@@ -12,17 +12,41 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from anfl_assets.domain.warehouse import Warehouse
+from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
 PROCESSED_SCHEMA = pa.schema([
     ("project", pa.string()), ("extractor", pa.string()), ("path", pa.string()), ("blake3", pa.string()),
     ("version", pa.string()), ("error", pa.string()), ("error_line", pa.int64()), ("skipped", pa.string()),
 ])
+
+
+@dataclass
+class WorkStats:
+    """What one incremental refresh did, for the asset's metadata (`extra`: step-specific counts)."""
+
+    files: int = 0
+    processed: int = 0
+    reused: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def processed_table(project: str, extractor: str, version: str, paths, blake3s, errors=None, error_lines=None,
+                    skipped=None) -> pa.Table:
+    """The `enrich.processed` rows recording that these (path, blake3) were handled at `version`."""
+    n = len(paths)
+    return pa.table({
+        "project": [project] * n, "extractor": [extractor] * n, "path": paths, "blake3": blake3s,
+        "version": [version] * n, "error": errors if errors is not None else [None] * n,
+        "error_line": error_lines if error_lines is not None else [None] * n,
+        "skipped": skipped if skipped is not None else [None] * n,
+    }, schema=PROCESSED_SCHEMA)
 
 
 @dataclass
@@ -72,18 +96,10 @@ def commit_work(wh: Warehouse, project: str, extractor: str, work: WorkSet,
             params = [project, extractor] if extra else [project]
             con.execute(f"DELETE FROM {table} WHERE project = ?{extra} "
                         "AND path NOT IN (SELECT path FROM kept_paths)", params)
-            if rows.num_rows:
-                con.register("incoming_rows", rows)
-                cols = ", ".join(f'"{c}"' for c in rows.column_names)
-                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_rows")
-                con.unregister("incoming_rows")
+            insert_rows(con, table, rows)
         for table, rows in (derived or {}).items():
             con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
-            if rows.num_rows:
-                con.register("incoming_rows", rows)
-                cols = ", ".join(f'"{c}"' for c in rows.column_names)
-                con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM incoming_rows")
-                con.unregister("incoming_rows")
+            insert_rows(con, table, rows)
 
 
 def full_path(root: Path, path: str, path_raw: bytes | None) -> bytes:

@@ -13,7 +13,6 @@ import os
 import posixpath
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,11 @@ import pyarrow.compute as pc
 
 from anfl_assets.domain.enrich import classify, code_structure, config_patterns, dependencies
 from anfl_assets.domain.enrich.incremental import (
-    PROCESSED_SCHEMA,
+    WorkStats,
     commit_work,
     full_path,
     plan_work,
+    processed_table,
     pool_map,
     read_bytes,
 )
@@ -34,26 +34,6 @@ from anfl_assets.domain.warehouse import Warehouse
 
 HEAD_BYTES = 8192
 MAX_SOURCE_BYTES = 2_000_000  # bigger "source" files are generated or data; symbols are not useful there
-
-
-@dataclass
-class EnrichStats:
-    files: int = 0
-    processed: int = 0
-    reused: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
-
-
-def _processed_table(project: str, extractor: str, version: str, paths: list[str], blake3s: list[str],
-                     errors: list[str | None], error_lines: list[int | None],
-                     skipped: list[str | None]) -> pa.Table:
-    n = len(paths)
-    return pa.table({
-        "project": [project] * n, "extractor": [extractor] * n, "path": paths, "blake3": blake3s,
-        "version": [version] * n, "error": errors, "error_line": error_lines, "skipped": skipped,
-    }, schema=PROCESSED_SCHEMA)
 
 
 # ---------------------------------------------------------------- classification
@@ -85,7 +65,7 @@ def _classify_chunk(args: tuple) -> list[tuple]:
 
 
 def refresh_file_classes(wh: Warehouse, project: Project, extra_rules: str | None = None,
-                         workers: int = 1) -> EnrichStats:
+                         workers: int = 1) -> WorkStats:
     t0 = time.perf_counter()
     version = _classifier(extra_rules).version
     work = plan_work(wh, project.name, "classify", version, CLASSIFY_FILES_SQL, [project.name])
@@ -101,10 +81,10 @@ def refresh_file_classes(wh: Warehouse, project: Project, extra_rules: str | Non
         "config_format": pa.array(cols[2], pa.string()), "infra_kind": pa.array(cols[3], pa.string()),
         "rule": pa.array(cols[4], pa.string()),
     })
-    processed = _processed_table(project.name, "classify", version, todo["path"].to_pylist(),
+    processed = processed_table(project.name, "classify", version, todo["path"].to_pylist(),
                                  todo["blake3"].to_pylist(), [None] * n, [None] * n, [None] * n)
     commit_work(wh, project.name, "classify", work, {"enrich.file_classes": classes}, processed)
-    return EnrichStats(files=work.current.num_rows, processed=n, reused=work.reused,
+    return WorkStats(files=work.current.num_rows, processed=n, reused=work.reused,
                        seconds=time.perf_counter() - t0)
 
 
@@ -269,7 +249,7 @@ def _expand(table: pa.Table, counts: list[int], source: list[int], paths: list[s
                           pa.array(paths, pa.string()).take(pa.array(owner)))
 
 
-def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) -> EnrichStats:
+def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) -> WorkStats:
     t0 = time.perf_counter()
     version = str(code_structure.EXTRACTOR_VERSION)
     work = plan_work(wh, project.name, "code_structure", version, CODE_FILES_SQL, [project.name])
@@ -309,11 +289,11 @@ def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) ->
         imports = _expand(imports, n_imports, source, paths)
     symbols = _with_project(symbols, project.name)
     imports = _with_project(imports, project.name)
-    processed = _processed_table(project.name, "code_structure", version, todo["path"].to_pylist(),
+    processed = processed_table(project.name, "code_structure", version, todo["path"].to_pylist(),
                                  todo["blake3"].to_pylist(), errors, error_lines, skipped)
     commit_work(wh, project.name, "code_structure", work,
                 {"enrich.code_symbols": symbols, "enrich.code_imports": imports}, processed)
-    return EnrichStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
+    return WorkStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={"symbols": symbols.num_rows, "imports": imports.num_rows})
 
@@ -352,7 +332,7 @@ def _config_chunk(args: tuple) -> list[tuple]:
 
 
 def refresh_config_patterns(wh: Warehouse, project: Project, fingerprint_key: bytes,
-                            workers: int = 1) -> EnrichStats:
+                            workers: int = 1) -> WorkStats:
     t0 = time.perf_counter()
     version = str(config_patterns.EXTRACTOR_VERSION)
     work = plan_work(wh, project.name, "config_patterns", version, CONFIG_FILES_SQL, [project.name])
@@ -384,12 +364,12 @@ def refresh_config_patterns(wh: Warehouse, project: Project, fingerprint_key: by
     keys = pa.table({"project": [project.name] * len(key_cols["path"]), **key_cols})
     k8s = pa.table({"project": [project.name] * len(k8s_cols["path"]), **{
         c: pa.array(v, pa.list_(pa.string())) if c == "images" else v for c, v in k8s_cols.items()}})
-    processed = _processed_table(project.name, "config_patterns", version, todo["path"].to_pylist(),
+    processed = processed_table(project.name, "config_patterns", version, todo["path"].to_pylist(),
                                  todo["blake3"].to_pylist(), errors, error_lines, skipped)
     commit_work(wh, project.name, "config_patterns", work,
                 {"enrich.config_keys": keys, "enrich.k8s_resources": k8s}, processed)
     drift = _refresh_drift(wh, project.name)
-    return EnrichStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
+    return WorkStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={"keys": keys.num_rows, "k8s objects": k8s.num_rows, "drift": drift})
 
@@ -427,11 +407,7 @@ def _refresh_drift(wh: Warehouse, project: str) -> int:
         "values_by_env": [json.dumps(d.values_by_env, sort_keys=True, default=str) for d in drift],
         "doc_index": pa.array([d.doc_index for d in drift], pa.int32()),
     })
-    with wh.write() as con:
-        con.execute("DELETE FROM enrich.config_drift WHERE project = ?", [project])
-        if table.num_rows:
-            con.register("drift_rows", table)
-            con.execute("INSERT INTO enrich.config_drift SELECT * FROM drift_rows")
+    wh.replace_project_rows({"enrich.config_drift": table}, project)
     return table.num_rows
 
 
@@ -475,7 +451,7 @@ def _python_import_module(module: str | None, name: str | None) -> str | None:
     return module + name if module.endswith(".") else f"{module}.{name}"
 
 
-def refresh_dependencies(wh: Warehouse, project: Project, store, workers: int = 1) -> EnrichStats:
+def refresh_dependencies(wh: Warehouse, project: Project, store, workers: int = 1) -> WorkStats:
     """Manifests, lockfiles and infrastructure files parsed incrementally into
     `enrich.declared_dependencies` (+ lockfile edges and what the project publishes); import
     edges and usage marks derived from all stored rows; the CycloneDX SBOM rebuilt only when
@@ -519,7 +495,7 @@ def refresh_dependencies(wh: Warehouse, project: Project, store, workers: int = 
                          **{c: pa.array(v, pa.int64()) if c == "line" else v for c, v in dep_cols.items()}})
     edges = pa.table({"project": [project.name] * len(edge_cols["path"]), **edge_cols})
     provides = pa.table({"project": [project.name] * len(prov_cols["path"]), **prov_cols})
-    processed = _processed_table(project.name, "dependencies", version, todo["path"].to_pylist(),
+    processed = processed_table(project.name, "dependencies", version, todo["path"].to_pylist(),
                                  todo["blake3"].to_pylist(), errors,
                                  [_error_line(e) for e in errors], skipped)
     commit_work(wh, project.name, "dependencies", work,
@@ -527,7 +503,7 @@ def refresh_dependencies(wh: Warehouse, project: Project, store, workers: int = 
                  "enrich.dependency_provides": provides}, processed)
     derived = _refresh_import_edges_and_usage(wh, project.name)
     sbom = _refresh_sbom(wh, project.name, store)
-    return EnrichStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
+    return WorkStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={**derived, **sbom})
 
@@ -567,13 +543,7 @@ def _refresh_import_edges_and_usage(wh: Warehouse, project: str) -> dict:
         "name": [n[1] for n in never] + [u[1] for u in undeclared],
         "source_path": [n[2] for n in never] + [u[3] for u in undeclared],
         "module": pa.array([None] * len(never) + [u[2] for u in undeclared], pa.string())})
-    with wh.write() as con:
-        for table, rows in (("enrich.import_edges", edge_table), ("enrich.dependency_usage", usage)):
-            con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
-            if rows.num_rows:
-                con.register("incoming_rows", rows)
-                con.execute(f"INSERT INTO {table} SELECT * FROM incoming_rows")
-                con.unregister("incoming_rows")
+    wh.replace_project_rows({"enrich.import_edges": edge_table, "enrich.dependency_usage": usage}, project)
     return {"internal import edges": edge_table.num_rows, "declared but never imported": len(never),
             "imported but undeclared": len(undeclared)}
 

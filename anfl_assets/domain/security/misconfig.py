@@ -48,7 +48,7 @@ from typing import Any
 import yaml
 
 from anfl_assets.domain.enrich.config_patterns import _yaml_loader_for, is_secret_key_name, looks_like_secret_value
-from anfl_assets.domain.enrich.dependencies import split_image
+from anfl_assets.domain.enrich.dependencies import split_image, strip_hcl_comments
 from anfl_assets.domain.security import RiskFinding
 
 # Changes whenever this module's source does (so cached results are redone after an upgrade).
@@ -780,41 +780,11 @@ def _scan_compose(path: str, content: bytes, out: list) -> None:
 # ======================================================================================
 # Terraform
 # ======================================================================================
-def _strip_hcl_comments(text: str) -> str:
-    """`#`, `//` and `/* */` comments outside strings blanked out (offsets and lines kept)."""
-    out = list(text)
-    i, n, in_str = 0, len(text), False
-    while i < n:
-        ch = text[i]
-        if in_str:
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == '"' or ch == "\n":
-                in_str = False
-        elif ch == '"':
-            in_str = True
-        elif ch == "#" or text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out[i:j] = " " * (j - i)
-            i = j
-            continue
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            out[i:j] = [c if c == "\n" else " " for c in text[i:j]]
-            i = j
-            continue
-        i += 1
-    return "".join(out)
-
-
 class _Src:
     """Comment-stripped source with offset -> line."""
 
     def __init__(self, text: str):
-        self.text = _strip_hcl_comments(text)
+        self.text = strip_hcl_comments(text)
         self.starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
 
     def line_of(self, offset: int) -> int:

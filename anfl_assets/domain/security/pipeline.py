@@ -16,29 +16,28 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
 from anfl_assets.domain.enrich.incremental import (
-    PROCESSED_SCHEMA,
+    WorkStats,
     commit_work,
     full_path,
     plan_work,
+    processed_table,
     pool_map,
     read_bytes,
 )
 from anfl_assets.domain.projects import Project
 from anfl_assets.domain.security import RiskFinding, SecretMatch, redact
 from anfl_assets.domain.security.suppressions import load_suppressions
-from anfl_assets.domain.warehouse import Warehouse
+from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
 PIPELINE_VERSION = "1"
 EXTRACTOR = "security"
 HEAD_BYTES = 65536
 MAX_SCAN_BYTES = 25_000_000  # a text file larger than this is data, not a place people paste keys
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 FILES_SQL = (
     "SELECT f.path, f.path_raw, f.blake3, f.size, f.file_type, f.is_text, c.category, c.infra_kind "
@@ -47,17 +46,6 @@ FILES_SQL = (
 )
 MATCH_COLUMNS = ("path", "source", "rule", "title", "severity", "confidence", "line", "col", "context", "member",
                  "fingerprint", "redacted", "message", "resource", "allowed_inline")
-
-
-@dataclass
-class SecurityStats:
-    files: int = 0
-    processed: int = 0
-    reused: int = 0
-    errors: int = 0
-    commits_walked: int = 0
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def fingerprint(key: bytes, value: str) -> str:
@@ -145,7 +133,7 @@ def _columns(rows: list[tuple], names: tuple[str, ...]) -> dict[str, list]:
 
 
 def refresh_security(wh: Warehouse, project: Project, key: bytes, *, extra_secret_rules: str | None = None,
-                     workers: int = 1, now: dt.datetime | None = None) -> SecurityStats:
+                     workers: int = 1, now: dt.datetime | None = None) -> WorkStats:
     t0 = time.perf_counter()
     version = ruleset_version(key, extra_secret_rules)
     work = plan_work(wh, project.name, EXTRACTOR, version, FILES_SQL, [project.name])
@@ -160,18 +148,14 @@ def refresh_security(wh: Warehouse, project: Project, key: bytes, *, extra_secre
                         **_columns(match_rows, MATCH_COLUMNS)},
                        schema=_MATCH_SCHEMA)
     n = todo.num_rows
-    processed = pa.table({
-        "project": [project.name] * n, "extractor": [EXTRACTOR] * n, "path": todo["path"],
-        "blake3": todo["blake3"], "version": [version] * n, "error": errors, "error_line": [None] * n,
-        "skipped": [None] * n}, schema=PROCESSED_SCHEMA)
+    processed = processed_table(project.name, EXTRACTOR, version, todo["path"], todo["blake3"], errors)
     commit_work(wh, project.name, EXTRACTOR, work, {"security.file_matches": matches}, processed)
 
     walked = _refresh_history(wh, project, key, version, extra_secret_rules) if project.is_git else 0
     derived = derive_findings(wh, project, now=now)
-    stats = SecurityStats(files=work.current.num_rows, processed=n, reused=work.reused,
-                          errors=sum(e is not None for e in errors), commits_walked=walked,
-                          seconds=time.perf_counter() - t0, extra=derived)
-    return stats
+    return WorkStats(files=work.current.num_rows, processed=n, reused=work.reused,
+                     errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
+                     extra={"commits walked": walked, **derived})
 
 
 _MATCH_SCHEMA = pa.schema([
@@ -204,11 +188,8 @@ def _refresh_history(wh: Warehouse, project: Project, key: bytes, version: str,
         if stale:
             con.execute("DELETE FROM security.history_matches WHERE project = ?", [project.name])
             con.execute("DELETE FROM security.history_commits WHERE project = ?", [project.name])
-        for name, t in (("security.history_matches", table), ("security.history_commits", commits)):
-            if t.num_rows:
-                con.register("incoming_rows", t)
-                con.execute(f"INSERT INTO {name} SELECT * FROM incoming_rows")
-                con.unregister("incoming_rows")
+        insert_rows(con, "security.history_matches", table)
+        insert_rows(con, "security.history_commits", commits)
     return len(walked)
 
 
@@ -287,15 +268,8 @@ def derive_findings(wh: Warehouse, project: Project, now: dt.datetime | None = N
     new_count = sum(is_new)
     with wh.write() as con:
         con.execute("DELETE FROM security.findings WHERE project = ?", [project.name])
-        if findings.num_rows:
-            con.register("incoming_rows", findings)
-            cols = ", ".join(findings.column_names)
-            con.execute(f"INSERT INTO security.findings ({cols}) SELECT {cols} FROM incoming_rows")
-            con.unregister("incoming_rows")
-        if new_first.num_rows:
-            con.register("incoming_rows", new_first)
-            con.execute("INSERT INTO security.finding_first_seen SELECT * FROM incoming_rows")
-            con.unregister("incoming_rows")
+        insert_rows(con, "security.findings", findings)
+        insert_rows(con, "security.finding_first_seen", new_first)
         con.execute("INSERT INTO security.scan_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [project.name, now, PIPELINE_VERSION, findings.num_rows, new_count, resolved,
                      json.dumps(errors)])
@@ -327,12 +301,7 @@ def refresh_sensitivity(wh: Warehouse, project: Project, extra_rules: str | None
     table = pa.table({"project": [project.name] * len(paths), "path": paths, "level": levels,
                       "path_rule": path_rules, "evidence": pa.array(evidence, pa.list_(pa.string())),
                       "ruleset_version": [rules.version] * len(paths)})
-    with wh.write() as con:
-        con.execute("DELETE FROM security.file_sensitivity WHERE project = ?", [project.name])
-        if table.num_rows:
-            con.register("incoming_rows", table)
-            con.execute("INSERT INTO security.file_sensitivity SELECT * FROM incoming_rows")
-            con.unregister("incoming_rows")
+    wh.replace_project_rows({"security.file_sensitivity": table}, project.name)
     counts: dict[str, int] = {}
     for level in levels:
         counts[level] = counts.get(level, 0) + 1

@@ -385,6 +385,9 @@ FIXTURE_DIRS = frozenset({"fixtures", "fixture", "__fixtures__", "testdata", "te
                           "__mocks__", "mocks", "testfixtures", "test_fixtures"})
 FIXTURE_NAME_RE = re.compile(r"(?i)(?:^|[._-])(?:fixtures?|fake|mocks?|dummy)(?:[._-]|$)")
 ALLOW_RE = re.compile(r"(?i)anfl:allow\b")
+# `{start}` in a rule's regex: a token begins here, not inside a longer word; a shell default
+# value (`${VAR:-token}`, `${VAR:=token}`) is a real value that leaks, so it counts as a start.
+TOKEN_START = r"(?:(?<![A-Za-z0-9_-])|(?<=:-)|(?<=:=))"
 
 
 def _is_placeholder(value: str) -> bool:
@@ -577,7 +580,7 @@ def _compile_rules(doc: dict, source: str,
         regex = None
         if handler is None:
             try:
-                regex = re.compile(spec["regex"])
+                regex = re.compile(str(spec["regex"]).replace("{start}", TOKEN_START))
             except (KeyError, re.error, TypeError) as exc:
                 raise RulesError(f"{where} ({rid}): bad or missing regex: {exc}") from exc
         validate = None

@@ -1,4 +1,4 @@
 """Semantic search over the estate: chunking, embeddings, vector indexes and search."""
 
 INDEXES = ("code", "config", "docs", "infra")
-LEVELS = ("public", "internal", "confidential", "restricted")
+from anfl_assets.domain.security import LEVELS  # noqa: F401 - clearance levels, shared with security

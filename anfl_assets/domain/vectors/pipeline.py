@@ -11,18 +11,23 @@ it holds.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
-from anfl_assets.domain.enrich.incremental import PROCESSED_SCHEMA, commit_work, full_path, plan_work, read_bytes
+from anfl_assets.domain.enrich.incremental import (
+    WorkStats,
+    commit_work,
+    full_path,
+    plan_work,
+    processed_table,
+    read_bytes,
+)
 from anfl_assets.domain.projects import Project
+from anfl_assets.domain.security import LEVELS
 from anfl_assets.domain.vectors.chunker import CHUNKER_VERSION, chunk_text, index_for, redact
-from anfl_assets.domain.warehouse import Warehouse
+from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
-LEVELS = ("public", "internal", "confidential", "restricted")
 LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
 MAX_CHUNK_FILE_BYTES = 1_000_000  # bigger "text" is data or generated; its chunks would drown the index
 CHUNK_FILES_SQL = (
@@ -39,20 +44,11 @@ CHUNK_SCHEMA = pa.schema([
 ])
 
 
-@dataclass
-class VectorStats:
-    files: int = 0
-    processed: int = 0
-    reused: int = 0
-    seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
-
-
 def chunks_version(tokenizer_id: str, max_tokens: int, secret_rules_version: str) -> str:
     return f"chunker-{CHUNKER_VERSION}|{tokenizer_id}|{max_tokens}|{secret_rules_version}"
 
 
-def refresh_chunks(wh: Warehouse, project: Project, tokenizer, scanner) -> VectorStats:
+def refresh_chunks(wh: Warehouse, project: Project, tokenizer, scanner) -> WorkStats:
     """`tokenizer`: an embedder (count_tokens, max_tokens, model_id) — chunks must fit its input.
     `scanner`: the `SecretScanner` whose matches are redacted before chunking."""
     t0 = time.perf_counter()
@@ -105,18 +101,14 @@ def refresh_chunks(wh: Warehouse, project: Project, tokenizer, scanner) -> Vecto
                      schema=CHUNK_SCHEMA)
     skipped_table = pa.table({"project": [project.name] * len(skipped), "path": [p for p, _ in skipped],
                               "reason": [r for _, r in skipped]})
-    n = todo.num_rows
-    processed = pa.table({
-        "project": [project.name] * n, "extractor": ["chunks"] * n, "path": todo["path"], "blake3": todo["blake3"],
-        "version": [version] * n, "error": errors, "error_line": [None] * n, "skipped": [None] * n,
-    }, schema=PROCESSED_SCHEMA)
+    processed = processed_table(project.name, "chunks", version, todo["path"], todo["blake3"], errors)
     commit_work(wh, project.name, "chunks", work, {"vectors.chunks": table, "vectors.skipped_files": skipped_table},
                 processed)
     levels = refresh_chunk_sensitivity(wh, project.name)
     with wh.read() as con:
         per_index = dict(con.sql("SELECT index_name, count(*) FROM vectors.chunks WHERE project = ? GROUP BY 1",
                                  params=[project.name]).fetchall())
-    return VectorStats(files=work.current.num_rows, processed=n, reused=work.reused,
+    return WorkStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
                        seconds=time.perf_counter() - t0,
                        extra={"chunks new": table.num_rows, "files skipped (new)": len(skipped),
                               "chunks per index": per_index, "chunks per sensitivity": levels})
@@ -159,7 +151,7 @@ def refresh_chunk_sensitivity(wh: Warehouse, project: str) -> dict[str, int]:
     return counts
 
 
-def refresh_index(wh: Warehouse, project: str, index: str, embedder, store, cache, embedding_store) -> VectorStats:
+def refresh_index(wh: Warehouse, project: str, index: str, embedder, store, cache, embedding_store) -> WorkStats:
     """Make `index` hold exactly the project's current chunks of that index.
 
     New chunks are embedded through cache -> persistent store -> model (known content is never
@@ -198,11 +190,8 @@ def refresh_index(wh: Warehouse, project: str, index: str, embedder, store, cach
                       "model_id": [embedder.model_id] * len(ids), "sensitivity_rank": pa.array(ranks, pa.int32())})
     with wh.write() as con:
         con.execute("DELETE FROM vectors.indexed WHERE project = ? AND index_name = ?", [project, index])
-        if table.num_rows:
-            con.register("incoming_rows", table)
-            con.execute("INSERT INTO vectors.indexed SELECT * FROM incoming_rows")
-            con.unregister("incoming_rows")
-    return VectorStats(files=len(ids), processed=len(todo), reused=len(ids) - len(todo),
+        insert_rows(con, "vectors.indexed", table)
+    return WorkStats(files=len(ids), processed=len(todo), reused=len(ids) - len(todo),
                        seconds=time.perf_counter() - t0,
                        extra={"chunks": len(ids), "upserted": len(todo), "deleted": len(stale),
                               "embedded": stats.get("embedded", 0), "cache hits": stats.get("cache_hits", 0),
@@ -217,11 +206,3 @@ def index_matches_chunks(wh: Warehouse, project: str, index: str, store) -> dict
     present = store.ids(index, project)
     return {"chunks": len(wanted), "vectors": len(present), "missing": len(wanted - present),
             "extra": len(present - wanted)}
-
-
-def chunk_texts(wh: Warehouse, ids: Sequence[str]) -> list[str]:
-    with wh.read() as con:
-        con.register("wanted_ids", pa.table({"chunk_id": list(ids)}))
-        rows = dict(con.sql("SELECT chunk_id, text FROM vectors.chunks WHERE chunk_id IN "
-                            "(SELECT chunk_id FROM wanted_ids)").fetchall())
-    return [rows[i] for i in ids]

@@ -19,10 +19,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
+from anfl_assets.domain.vectors import INDEXES
 from anfl_assets.domain.vectors.pipeline import LEVEL_RANK, LEVELS
 from anfl_assets.domain.warehouse import Warehouse
 
-INDEXES = ("code", "config", "docs", "infra")
 RRF_K = 60
 SNIPPET_CHARS = 400
 _TOKEN = re.compile(r"[A-Za-z0-9]+")
