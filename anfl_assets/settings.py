@@ -39,6 +39,7 @@ class Settings:
     s3_endpoint_url: str = ""
     extra_ignores: tuple[str, ...] = field(default_factory=tuple)
     hash_threads: int = 0
+    hash_processes: int = 0
     lock_timeout_s: float = 600.0
     classification_rules: str = ""
     fingerprint_key_text: str = field(default="", repr=False)
@@ -70,6 +71,7 @@ class Settings:
             s3_endpoint_url=_env("ANFL_S3_ENDPOINT_URL"),
             extra_ignores=ignores,
             hash_threads=int(_env("ANFL_HASH_THREADS", "0")),
+            hash_processes=int(_env("ANFL_HASH_PROCESSES", "0")),
             lock_timeout_s=float(_env("ANFL_LOCK_TIMEOUT_S", "600")),
             classification_rules=_env("ANFL_CLASSIFICATION_RULES"),
             fingerprint_key_text=_env("ANFL_FINGERPRINT_KEY"),

@@ -12,7 +12,7 @@ Targets (see benchmarks/README.md for the reasoning behind each):
   full_warm / full_cold  full inventory with checksums: throughput >= 0.7x of
                          `find R -type f -print0 | xargs -0 -P2 -n 512 b3sum --num-threads 1`
                          (page cache hot / file data evicted before every run),
-                         plus a sweep of build_inventory(threads=1, 2, 4, 8)
+                         plus a sweep of reader set-ups (--readers: threads tN, processes pN)
   rescan                 re-scan with nothing changed: bytes_read == 0 and
                          time <= 1.5x of `find R -printf '%p %s %T@ %C@ %i\\n'`
   walk                   walk_tree alone: rate >= 0.5x of the same find -printf
@@ -568,14 +568,25 @@ def _b3sum_bytes(files: list[bytes]) -> int:
     return total
 
 
-def bench_full(root: Path, repeat: int, report: Report, threads_list: list[int], cold: bool,
-               default_threads: int) -> None:
+def reader_kwargs(label: str) -> dict:
+    """`build_inventory` keyword arguments of one reader set-up: `default` (the package's),
+    `tN` (N threads in the process, no worker processes) or `pN` (N worker processes)."""
+    if label == "default":
+        return {}
+    if label[0] == "t":
+        return {"threads": int(label[1:]), "processes": 1}
+    if label[0] == "p":
+        return {"processes": int(label[1:])}
+    raise SystemExit(f"--readers: {label!r} is not default, tN or pN")
+
+
+def bench_full(root: Path, repeat: int, report: Report, readers: list[str], cold: bool) -> None:
     """Target 1: a full inventory (walk, blake3 of every byte, sniffing, line counts, table)
     against b3sum hashing the same files on both cores. Compared as throughput (bytes hashed
     per second) because find hands b3sum `.git` internals the scanner skips. Warm: page
     cache hot, so the figure is CPU efficiency; cold: every file's data evicted before
     every run of either tool, so it is I/O scheduling (how many reads are in flight).
-    Each repetition runs b3sum, then build_inventory at every thread count, interleaved so
+    Each repetition runs b3sum, then build_inventory with every reader set-up, interleaved so
     drift in the VM's speed hits all of them alike."""
     from anfl_assets.domain.inventory import build_inventory
 
@@ -585,10 +596,10 @@ def bench_full(root: Path, repeat: int, report: Report, threads_list: list[int],
     largest = sorted(files, key=lambda p: os.lstat(p).st_size, reverse=True)[:20]
     if not cold:  # fill the page cache and warm the code path once, results discarded
         run_shell(B3SUM_CMD.format(root=shlex.quote(str(root))))
-        build_inventory("bench", root, threads=default_threads)
+        build_inventory("bench", root)
     ref: list[float] = []
-    ours: dict[int, list[float]] = {t: [] for t in threads_list}
-    walk: dict[int, list[float]] = {t: [] for t in threads_list}
+    ours: dict[str, list[float]] = {r: [] for r in readers}
+    walk: dict[str, list[float]] = {r: [] for r in readers}
     ours_bytes = 0
     evict_s: list[float] = []
     resident_after_evict: list[int | None] = []
@@ -598,48 +609,47 @@ def bench_full(root: Path, repeat: int, report: Report, threads_list: list[int],
             evict_s.append(evict_tree(files))
             resident_after_evict.append(resident_bytes(largest))
         ref.append(run_shell(B3SUM_CMD.format(root=shlex.quote(str(root)))))
-        for t in threads_list:
+        for r in readers:
             if cold:
                 evict_s.append(evict_tree(files))
-            s, res = timed(lambda: build_inventory("bench", root, threads=t))
-            ours[t].append(s)
-            walk[t].append(res.stats.walk_s)
+            s, res = timed(lambda: build_inventory("bench", root, **reader_kwargs(r)))
+            ours[r].append(s)
+            walk[r].append(res.stats.walk_s)
             ours_bytes = res.stats.bytes_read
             del res
         log(f"  {mode} rep {rep + 1}/{repeat}: b3sum {ref[-1]:.2f}s, "
-            + ", ".join(f"t{t} {ours[t][-1]:.2f}s" for t in threads_list))
-    report.samples[f"full_{mode}"] = {"b3sum_s": ref, "build_inventory_s": {str(t): v for t, v in ours.items()},
+            + ", ".join(f"{r} {ours[r][-1]:.2f}s" for r in readers))
+    report.samples[f"full_{mode}"] = {"b3sum_s": ref, "build_inventory_s": ours,
                                       "b3sum_bytes": ref_bytes, "inventory_bytes_read": ours_bytes,
                                       "evict_s": evict_s, "resident_bytes_of_20_largest_after_evict":
                                       resident_after_evict}
     ref_tp = ref_bytes / median(ref)
 
-    def ratio_of(t: int) -> float:
-        return (ours_bytes / median(ours[t])) / ref_tp
+    def ratio_of(r: str) -> float:
+        return (ours_bytes / median(ours[r])) / ref_tp
 
-    best = max(threads_list, key=ratio_of)
-    shown = [default_threads] if default_threads in threads_list else []
+    best = max(readers, key=ratio_of)
+    shown = ["default"] if "default" in readers else []
     if best not in shown:
         shown.append(best)
-    for t in shown:
-        label = "default" if t == default_threads else "best"
-        r = ratio_of(t)
+    for r in shown:
+        label = "default" if r == "default" else "best"
+        ratio = ratio_of(r)
         report.rows.append(Row(
-            f"full {mode} ({label})", "b3sum -P2", median(ref), f"build_inventory(threads={t})",
-            median(ours[t]), r, "throughput vs b3sum", ">= 0.7", r >= 0.7,
-            f"{ours_bytes / 1e6 / median(ours[t]):,.0f} MB/s vs {ref_tp / 1e6:,.0f} MB/s"))
-    lines = [f"**Thread sweep, {mode}** (b3sum median {median(ref):.3f}s, {ref_tp / 1e6:,.0f} MB/s over "
-             f"{ref_bytes / 1e9:.2f} GB; scanner reads {ours_bytes / 1e9:.2f} GB)", "",
-             "| threads | median s | min s | max s | walk_s | MB/s | ratio vs b3sum |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
-    for t in threads_list:
-        mark = " (best)" if t == best else ""
-        lines.append(f"| {t}{mark} | {median(ours[t]):.3f} | {min(ours[t]):.3f} | {max(ours[t]):.3f} | "
-                     f"{median(walk[t]):.3f} | {ours_bytes / 1e6 / median(ours[t]):,.0f} | {ratio_of(t):.2f} |")
-    lines += ["", f"Hash threads ({mode}): fastest median at threads={best} ({ratio_of(best):.2f}x b3sum); the "
-                  f"package default threads={default_threads} gives {ratio_of(default_threads):.2f}x"
-                  if default_threads in threads_list else
-                  f"Hash threads ({mode}): fastest median at threads={best} ({ratio_of(best):.2f}x b3sum)."]
+            f"full {mode} ({label})", "b3sum -P2", median(ref), f"build_inventory({r})",
+            median(ours[r]), ratio, "throughput vs b3sum", ">= 0.7", ratio >= 0.7,
+            f"{ours_bytes / 1e6 / median(ours[r]):,.0f} MB/s vs {ref_tp / 1e6:,.0f} MB/s"))
+    lines = [f"**Reader sweep, {mode}** (b3sum median {median(ref):.3f}s, {ref_tp / 1e6:,.0f} MB/s over "
+             f"{ref_bytes / 1e9:.2f} GB; scanner reads {ours_bytes / 1e9:.2f} GB; tN = N threads in one "
+             f"process, pN = N worker processes, default = the package's choice)", "",
+             "| readers | median s | min s | max s | walk_s | MB/s | ratio vs b3sum |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in readers:
+        mark = " (best)" if r == best else ""
+        lines.append(f"| {r}{mark} | {median(ours[r]):.3f} | {min(ours[r]):.3f} | {max(ours[r]):.3f} | "
+                     f"{median(walk[r]):.3f} | {ours_bytes / 1e6 / median(ours[r]):,.0f} | {ratio_of(r):.2f} |")
+    lines += ["", f"Readers ({mode}): fastest median with {best} ({ratio_of(best):.2f}x b3sum)"
+                  + (f"; the package default gives {ratio_of('default'):.2f}x" if "default" in readers else ".")]
     if cold:
         res_note = [r for r in resident_after_evict if r is not None]
         lines += ["", f"Eviction: {median(evict_s):.2f}s per pass (not timed); page-cache residency of the "
@@ -899,7 +909,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="path of make_estate.py (default $ANFL_MAKE_ESTATE or %(default)s)")
     ap.add_argument("--repeat", type=int, help="repetitions of every measurement (default 5; 3 for memory)")
     ap.add_argument("--only", action="append", help=f"comma-separated subset of {', '.join(MEASUREMENTS)}")
-    ap.add_argument("--threads", default="1,2,4,8", help="thread counts swept in full_warm/full_cold")
+    ap.add_argument("--readers", default="default,t1,t4,p2,p4",
+                    help="reader set-ups swept in full_warm/full_cold: default, tN (threads), pN (processes)")
     ap.add_argument("--default-threads", type=int, default=4, help="the package default (reported as such)")
     ap.add_argument("--mem-files", type=int, default=300_000, help="entries in the memory-target tree")
     ap.add_argument("--mem-tree", default="estate,synthetic",
@@ -917,7 +928,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if bad:
         ap.error(f"unknown measurement(s) {bad}; choose from {', '.join(MEASUREMENTS)}")
     args.only = [m for m in MEASUREMENTS if m in only]
-    args.threads_list = [int(x) for x in args.threads.split(",")]
+    args.readers_list = args.readers.split(",")
     args.mem_trees = [x.strip() for x in args.mem_tree.split(",") if x.strip()]
     if not args.mem_trees or set(args.mem_trees) - {"estate", "synthetic"}:
         ap.error("--mem-tree takes estate and/or synthetic")
@@ -969,7 +980,7 @@ def main(argv: list[str] | None = None) -> int:
         elif m == "rescan":
             bench_rescan(estate, rep(m), report, args.default_threads)
         elif m in ("full_warm", "full_cold"):
-            bench_full(estate, rep(m), report, args.threads_list, m == "full_cold", args.default_threads)
+            bench_full(estate, rep(m), report, args.readers_list, m == "full_cold")
         elif m == "memory":
             fp_mem = code_fingerprint()
             for kind in args.mem_trees:

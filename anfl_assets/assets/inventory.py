@@ -59,7 +59,8 @@ def file_inventory(context: AssetExecutionContext, warehouse: WarehouseResource,
     wh = warehouse.get()
     project = get_project(wh, context.partition_key)
     result = refresh_file_inventory(wh, project.name, project.root, tuple(scan.extra_ignores),
-                                    scan.threads(), progress.get_sink() or _log_progress(context))
+                                    scan.threads(), progress.get_sink() or _log_progress(context),
+                                    processes=scan.hash_processes)
     snapshot = objects.get().put_bytes(f"inventory/{project.name}/files.parquet", files_parquet(result.table))
     s = result.stats
     return MaterializeResult(metadata={

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import codecs
 import errno
+import multiprocessing
 import os
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from blake3 import blake3
 
+from anfl_assets.domain.sniff import Sniffed, sniff
 from anfl_assets.domain.walk import VANISHED, error_text
 
 READ_CHUNK = 1 << 20
 HEAD_BYTES = 8192
 BATCH_BYTES = 16 << 20
 BATCH_FILES = 256
+# Below both bounds a read stays in this process (see `use_processes`).
+PROCESS_MIN_FILES = 4096
+PROCESS_MIN_BYTES = 256 << 20
+DEFAULT_PROCESSES = 4
 NEWLINE_BY_BOM = (
     (codecs.BOM_UTF32_LE, "\n".encode("utf-32-le")), (codecs.BOM_UTF32_BE, "\n".encode("utf-32-be")),
     (codecs.BOM_UTF16_LE, "\n".encode("utf-16-le")), (codecs.BOM_UTF16_BE, "\n".encode("utf-16-be")),
@@ -46,6 +52,7 @@ class ContentFacts:
     ctime_ns: int | None = None
     inode: int | None = None
     error: str | None = None
+    sniffed: Sniffed | None = None
 
 
 _local = threading.local()
@@ -67,7 +74,7 @@ def newline_pattern(head: bytes) -> bytes:
 
 
 def read_content(full_path: bytes) -> ContentFacts:
-    """Hash one file; report (not raise) vanishing, permission errors and changes mid-read."""
+    """Hash and sniff one file; report (not raise) vanishing, permission errors and changes mid-read."""
     facts = ContentFacts()
     try:
         fd = os.open(full_path, _OPEN_FLAGS)
@@ -79,43 +86,66 @@ def read_content(full_path: bytes) -> ContentFacts:
         if not stat.S_ISREG(before.st_mode):
             facts.error = "replaced by a non-regular file during scan"
             return facts
-        buf = _buffer()
-        hasher = blake3()
-        head = b""
-        newlines = 0
-        total = 0
-        newline = None
-        with open(fd, "rb", buffering=0, closefd=False) as fh:
-            while True:
-                n = fh.readinto(buf)
-                if not n:
-                    break
-                chunk = buf[:n]
-                hasher.update(chunk)
-                if newline is None:
-                    head = bytes(chunk[:HEAD_BYTES])
-                    newline = newline_pattern(head)
-                if newline:
-                    newlines += buf.obj.count(newline, 0, n)
-                total += n
-                n_last = n
+        if before.st_size < READ_CHUNK:
+            _read_small(fd, before.st_size, facts)
+        else:
+            _read_large(fd, facts)
         after = os.fstat(fd)
-        facts.head = head
-        facts.newlines = newlines
-        facts.ends_with_newline = (total == 0 or not newline
-                                   or (n_last >= len(newline) and bytes(buf[n_last - len(newline):n_last]) == newline))
-        facts.bytes_read = total
         facts.size, facts.mtime_ns, facts.ctime_ns, facts.inode = (
             after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino)
-        if total != after.st_size or after.st_mtime_ns != before.st_mtime_ns:
+        if facts.bytes_read != after.st_size or after.st_mtime_ns != before.st_mtime_ns:
             facts.error = "changed during scan"
-        else:
-            facts.blake3 = hasher.hexdigest()
+            facts.blake3 = None
+        name = full_path.rsplit(b"/", 1)[-1].decode("utf-8", "backslashreplace")
+        facts.sniffed = sniff(facts.head, name, facts.bytes_read)
     except OSError as exc:
         facts.error = error_text(exc)
+        facts.blake3 = None
     finally:
         os.close(fd)
     return facts
+
+
+def _read_small(fd: int, size: int, facts: ContentFacts) -> None:
+    """Most files: one `read` of the whole file (one more byte shows growth), no loop."""
+    data = os.read(fd, size + 1)  # a byte more than expected shows growth (the caller then flags it)
+    while len(data) <= size:  # a short read (network file systems) goes on to the end of the file
+        more = os.read(fd, size + 1 - len(data))
+        if not more:
+            break
+        data += more
+    facts.head = data[:HEAD_BYTES]
+    newline = newline_pattern(facts.head)
+    facts.newlines = data.count(newline) if newline else 0
+    facts.ends_with_newline = not data or not newline or data.endswith(newline)
+    facts.bytes_read = len(data)
+    facts.blake3 = blake3(data).hexdigest()
+
+
+def _read_large(fd: int, facts: ContentFacts) -> None:
+    """Big files stream through one reused buffer, so memory stays flat whatever the size."""
+    buf = _buffer()
+    hasher = blake3()
+    head = b""
+    newlines = total = n_last = 0
+    newline = None
+    with open(fd, "rb", buffering=0, closefd=False) as fh:
+        while n := fh.readinto(buf):
+            chunk = buf[:n]
+            hasher.update(chunk)
+            if newline is None:
+                head = bytes(chunk[:HEAD_BYTES])
+                newline = newline_pattern(head)
+            if newline:
+                newlines += buf.obj.count(newline, 0, n)
+            total += n
+            n_last = n
+    facts.head = head
+    facts.newlines = newlines
+    facts.ends_with_newline = (total == 0 or not newline
+                               or (n_last >= len(newline) and bytes(buf[n_last - len(newline):n_last]) == newline))
+    facts.bytes_read = total
+    facts.blake3 = hasher.hexdigest()
 
 
 def _batches(paths: Sequence[bytes], sizes: Sequence[int]) -> list[range]:
@@ -130,13 +160,55 @@ def _batches(paths: Sequence[bytes], sizes: Sequence[int]) -> list[range]:
     return out
 
 
+def _read_batch(paths: Sequence[bytes]) -> list[ContentFacts]:
+    """Worker-process side of `read_many`: facts without the head bytes (sniffed already, and
+    8 KiB a file would dominate what crosses the pipe)."""
+    out = []
+    for path in paths:
+        facts = read_content(path)
+        facts.head = b""
+        out.append(facts)
+    return out
+
+
+def use_processes(processes: int, files: int, nbytes: int) -> int:
+    """Worker processes for a read of `files` files and `nbytes` bytes: 0 (threads in this
+    process) for small reads, where starting processes costs more than it saves, or on one CPU."""
+    if processes == 1 or (files < PROCESS_MIN_FILES and nbytes < PROCESS_MIN_BYTES):
+        return 0
+    if processes:
+        return processes
+    cpus = os.cpu_count() or 1
+    return min(DEFAULT_PROCESSES, cpus) if cpus > 1 else 0
+
+
 def read_many(paths: Sequence[bytes], sizes: Sequence[int], on_read: Callable[[int, ContentFacts], None],
-              threads: int = 4, progress: Callable[[int, int], None] | None = None) -> int:
+              threads: int = 4, progress: Callable[[int, int], None] | None = None,
+              processes: int = 0) -> int:
     """`read_content` over many files, handing each result to `on_read(index, facts)` at once.
 
-    Results are consumed as they come rather than collected, so memory stays
-    flat at hundreds of thousands of files. `on_read` may run on worker threads
-    and must only write to its own index. Returns the bytes read."""
+    Results are consumed as they come rather than collected, so memory stays flat at
+    hundreds of thousands of files. Big reads go to worker processes (`processes`; 0 =
+    automatic, 1 = never): hashing, newline counting and sniffing hold the GIL between
+    system calls, so threads alone keep one core busy on a warm cache. Small reads, such as
+    a re-scan with a few changed files, stay on `threads` threads here. `on_read` may run on
+    worker threads and must only write to its own index. Returns the bytes read."""
+    batches = _batches(paths, sizes)
+    workers = use_processes(processes, len(paths), sum(sizes))
+    total = 0
+    if workers > 1 and len(batches) > 1:
+        # forkserver: a fork of this (possibly threaded) process could inherit a held lock
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for batch, results in zip(batches, pool.map(_read_batch, [paths[b.start:b.stop] for b in batches])):
+                nbytes = 0
+                for i, facts in zip(batch, results):
+                    nbytes += facts.bytes_read
+                    on_read(i, facts)
+                total += nbytes
+                if progress:
+                    progress(len(batch), nbytes)
+        return total
 
     def run(batch: range) -> tuple[int, int]:
         nbytes = 0
@@ -146,8 +218,6 @@ def read_many(paths: Sequence[bytes], sizes: Sequence[int], on_read: Callable[[i
             on_read(i, facts)
         return len(batch), nbytes
 
-    total = 0
-    batches = _batches(paths, sizes)
     if threads <= 1 or len(batches) <= 1:
         done_iter = map(run, batches)
     else:

@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 
 from anfl_assets.domain import gitrepo
 from anfl_assets.domain.hashing import read_many
-from anfl_assets.domain.sniff import sniff
 from anfl_assets.domain.walk import load_ignore_spec, symlink_info, walk_tree
 
 # Column order of `inventory.files`.
@@ -148,7 +147,7 @@ def _empty_previous() -> pa.Table:
 
 def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
                     extra_ignores: tuple[str, ...] = (), threads: int = 4,
-                    progress: Progress | None = None) -> InventoryResult:
+                    progress: Progress | None = None, processes: int = 0) -> InventoryResult:
     """Walk, compare with `previous` (rows of PREVIOUS_SQL), read only what changed."""
     t0 = time.perf_counter()
     root = Path(root).resolve()
@@ -225,14 +224,15 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
         errors[i] = f.error
         if f.error and f.size is None:
             return
-        s = sniff(f.head, walked.rel[i].decode("utf-8", "backslashreplace"), walked.get("size", i))
+        s = f.sniffed
         fresh["file_type"][k], fresh["mime"][k] = s.file_type, s.mime
         fresh["is_text"][k], fresh["encoding"][k] = s.is_text, s.encoding
         # Lines as editors count them: a last line without a newline still counts.
         fresh["line_count"][k] = (f.newlines + (not f.ends_with_newline)) if s.is_text else None
         fresh["blake3"][k] = f.blake3
 
-    stats.bytes_read = read_many(full_paths, sizes, on_read, threads=threads, progress=on_batch)
+    stats.bytes_read = read_many(full_paths, sizes, on_read, threads=threads, progress=on_batch,
+                                 processes=processes)
     stats.files_read = len(to_read)
     stats.read_s = time.perf_counter() - t1
     del full_paths
@@ -316,14 +316,15 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
 
 
 def refresh_file_inventory(wh, project: str, root: Path, extra_ignores: tuple[str, ...] = (),
-                           threads: int = 4, progress: Progress | None = None) -> InventoryResult:
+                           threads: int = 4, progress: Progress | None = None,
+                           processes: int = 0) -> InventoryResult:
     """Scan `root` against the stored inventory and apply the difference in one transaction.
 
     Only rows that differ are deleted and re-inserted, so the stored rows end up
     exactly equal to `result.table`, and a re-scan of an unchanged tree writes
     nothing but its line in `inventory.scan_runs`."""
     previous = wh.query(PREVIOUS_SQL, [project])
-    result = build_inventory(project, root, previous, extra_ignores, threads, progress)
+    result = build_inventory(project, root, previous, extra_ignores, threads, progress, processes)
     del previous
     pool = pa.default_memory_pool()
     pool.release_unused()  # mimalloc keeps freed pages otherwise: 300k files, ~200 MB of RSS

@@ -35,10 +35,12 @@ class ObjectStoreResource(ConfigurableResource):
 
 
 class ScanSettingsResource(ConfigurableResource):
-    """Knobs of the file scan: extra ignore globs and reader threads (0 = automatic)."""
+    """Knobs of the file scan: extra ignore globs, reader threads and reader processes
+    (0 = automatic)."""
 
     extra_ignores: list[str] = []
     hash_threads: int = 0
+    hash_processes: int = 0
 
     def threads(self) -> int:
         return self.hash_threads or 4
@@ -121,7 +123,8 @@ def build_resources(settings: Settings) -> dict[str, ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse_file), lock_timeout_s=settings.lock_timeout_s),
         "objects": ObjectStoreResource(url=settings.objects_url, endpoint_url=settings.s3_endpoint_url),
-        "scan": ScanSettingsResource(extra_ignores=list(settings.extra_ignores), hash_threads=settings.hash_threads),
+        "scan": ScanSettingsResource(extra_ignores=list(settings.extra_ignores), hash_threads=settings.hash_threads,
+                                     hash_processes=settings.hash_processes),
         "enrich": EnrichSettingsResource(classification_rules=settings.classification_rules,
                                          worker_processes=settings.workers,
                                          max_parse_error_rate=settings.max_parse_error_rate),

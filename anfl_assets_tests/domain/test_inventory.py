@@ -347,3 +347,46 @@ def test_vectorised_extension_rule_matches_extension_of():
     names = ["a.py", "dir.d/Makefile", ".gitignore", ".env.local", "archive.tar.GZ", "x/...hidden",
              "trailing.", "deep/a.b/c.d.e", "Dockerfile.prod", "noext", "x/.bashrc", "..x.y", "Ünïcode.TXT"]
     assert _extensions(pa.array(names)).to_pylist() == [extension_of(n) for n in names]
+
+
+def test_worker_processes_record_the_same_rows_as_threads(tmp_path, monkeypatch):
+    """Big reads go to worker processes; every row they give equals an in-process read of the
+    same tree: text, binary, empty, multi-chunk, UTF-16 and a non-UTF-8 name."""
+    from anfl_assets.domain import hashing
+    from anfl_assets.domain.inventory import build_inventory
+
+    root = tmp_path / "p"
+    write_tree(root, {**PROJECT_FILES, "logs/big.log": b"2024-05-01 GET /health 200\n" * 90_000,
+                      "empty.txt": b"", "notes/utf16.txt": "un\ndeux\ntrois".encode("utf-16")})
+    with open(os.path.join(os.fsencode(root), b"caf\xe9-menu.txt"), "wb") as fh:
+        fh.write(b"espresso\n")
+    started = []
+
+    class RecordingPool(hashing.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            started.append(kwargs["max_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(hashing, "ProcessPoolExecutor", RecordingPool)
+    monkeypatch.setattr(hashing, "PROCESS_MIN_FILES", 1)
+    monkeypatch.setattr(hashing, "BATCH_FILES", 3)  # several batches, so several tasks
+    in_process = build_inventory("p", root, processes=1)
+    assert started == []
+    pooled = build_inventory("p", root, processes=2)
+    assert started == [2]
+    assert pooled.stats.bytes_read == in_process.stats.bytes_read == sum(
+        (root / r).stat().st_size for r in PROJECT_FILES) + 27 * 90_000 + 9 + len("un\ndeux\ntrois".encode("utf-16"))
+    assert rows_by_path(pooled.table) == rows_by_path(in_process.table)
+    rows = rows_by_path(pooled.table)
+    assert rows["logs/big.log"]["line_count"] == 90_000 and rows["notes/utf16.txt"]["line_count"] == 3
+    assert_checksums({p: r for p, r in rows.items() if r["path_raw"] is None}, root)
+
+
+def test_small_read_is_not_worth_worker_processes():
+    """A re-scan with a few changed files stays in the process (starting workers costs more)."""
+    from anfl_assets.domain.hashing import use_processes
+
+    assert use_processes(0, 12, 40_000) == 0
+    assert use_processes(1, 100_000, 10 << 30) == 0  # 1 = never
+    assert use_processes(3, 100_000, 10 << 30) == 3
+    assert use_processes(0, 100_000, 10 << 30) == (0 if (os.cpu_count() or 1) == 1 else min(4, os.cpu_count()))
