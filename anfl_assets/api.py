@@ -7,8 +7,10 @@ No token, or an unknown one, is an anonymous caller with public clearance (fail 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -70,29 +72,43 @@ def load_api_tokens(path: str | Path | None) -> dict[str, tuple[str, str]]:
     return out
 
 
-def build_search_service(settings: Settings) -> SearchService:
+AUDIT_FLUSH_S = 5.0  # the server's audit rows reach vectors.search_audit within seconds (sooner when idle)
+
+
+def build_search_service(settings: Settings, audit_flush_s: float | None = None) -> SearchService:
+    """`audit_flush_s`: None writes each search's audit row before it returns (short-lived callers);
+    the server journals them and inserts batches (see `anfl_assets.domain.vectors.audit`)."""
     from anfl_assets.domain.warehouse import Warehouse
     from anfl_assets.resources import build_resources
 
     vectors = build_resources(settings)["vectors"]
     embedders = {index: vectors.embedder(index) for index in INDEXES}
     return SearchService(Warehouse(settings.warehouse_file, settings.lock_timeout_s), vectors.store(), embedders,
-                         query_cache=vectors.cache())
+                         query_cache=vectors.cache(), audit_flush_s=audit_flush_s)
 
 
 def create_app(settings: Settings | None = None, service: SearchService | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     tokens = load_api_tokens(settings.api_tokens_file)
     state: dict = {"service": service}
-    app = FastAPI(title="ANFL search", version="1",
+    lock = threading.Lock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        if service is None and state["service"] is not None:  # ours, not a caller's
+            state["service"].close()  # the last audit rows reach the warehouse
+
+    app = FastAPI(title="ANFL search", version="1", lifespan=lifespan,
                   description="Security-aware hybrid search over a project estate's code, configs, docs and "
                               "infrastructure. Secrets are redacted; results above the caller's clearance are "
                               "never returned.")
 
     def get_service() -> SearchService:
-        if state["service"] is None:
-            state["service"] = build_search_service(settings)
-        return state["service"]
+        with lock:  # requests run on a thread pool: build one service, not one per first request
+            if state["service"] is None:
+                state["service"] = build_search_service(settings, audit_flush_s=AUDIT_FLUSH_S)
+            return state["service"]
 
     @app.get("/healthz")
     def healthz() -> dict:

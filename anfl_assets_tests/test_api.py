@@ -1,6 +1,6 @@
 """The HTTP API's contract: tokens give caller and clearance, a request may only lower it, no token
 is public, bad input is a 4xx, OpenAPI is served. (Search itself is tested on real indexes in
-assets/test_vector_assets.py and on the sample estate.)"""
+assets/test_vector_assets.py, domain/vectors/test_search.py and on the sample estate.)"""
 
 import hashlib
 
@@ -75,3 +75,28 @@ def test_token_file_errors_are_clear(tmp_path):
     bad.write_text("- token: x\n  caller: a\n  clearance: top-secret\n")
     with pytest.raises(ValueError, match="clearance"):
         load_api_tokens(bad)
+
+
+def test_the_server_builds_one_buffered_service_and_closes_it_at_shutdown(tmp_path, monkeypatch):
+    import anfl_assets.api as api
+
+    built = []
+
+    class Closable(RecordingService):
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    def build(settings, audit_flush_s=None):
+        built.append(Closable())
+        assert audit_flush_s == api.AUDIT_FLUSH_S  # the server journals its audit rows
+        return built[-1]
+
+    monkeypatch.setenv("ANFL_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(api, "build_search_service", build)
+    with TestClient(create_app(Settings.from_env())) as http:
+        for q in ("a", "b", "c"):
+            assert http.post("/search", json={"query": q}).status_code == 200
+        assert len(built) == 1 and not built[0].closed
+    assert built[0].closed  # shutdown flushed the audit

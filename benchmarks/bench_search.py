@@ -43,23 +43,40 @@ def main() -> int:
     from anfl_assets.settings import Settings
 
     questions = [q["question"] for q in yaml.safe_load(QUESTIONS.read_text())]
-    client = TestClient(create_app(Settings.from_env()))
-    for q in questions[:5]:  # warm: model loaded, BM25 built, query vectors cached for these only
-        client.post("/search", json={"query": q, "k": 5})
     times = []
-    for r in range(args.rounds):
-        for q in questions:
-            body = {"query": q if r == 0 else f"{q} ", "k": 5}  # later rounds: new text, so a fresh embedding
-            t0 = time.perf_counter()
-            resp = client.post("/search", json=body)
-            times.append((time.perf_counter() - t0) * 1000)
-            assert resp.status_code == 200, resp.text
+    # `with`: one event loop for the client's life, as a server has (without it TestClient starts
+    # one per request, ~6 ms each); its exit runs the app's shutdown, which flushes the audit.
+    with TestClient(create_app(Settings.from_env())) as client:
+        for q in questions[:5]:  # warm: model loaded, snapshot read, query vectors cached for these only
+            client.post("/search", json={"query": q, "k": 5})
+        for r in range(args.rounds):
+            for q in questions:
+                body = {"query": q if r == 0 else f"{q}{' ' * r}", "k": 5}  # later rounds: new text, fresh embedding
+                t0 = time.perf_counter()
+                resp = client.post("/search", json=body)
+                times.append((time.perf_counter() - t0) * 1000)
+                assert resp.status_code == 200, resp.text
+        load = os.getloadavg()
+        # the share of the query embedding alone (one thread, as search runs it), for the same texts
+        from anfl_assets.api import build_search_service
+        from anfl_assets.domain.vectors.search import _one_torch_thread
+
+        embedder = build_search_service(Settings.from_env()).embedders["code"]
+        embed_times = []
+        with _one_torch_thread():
+            for q in questions:
+                t0 = time.perf_counter()
+                embedder.embed([f"{q} ?"])
+                embed_times.append((time.perf_counter() - t0) * 1000)
     times.sort()
-    p = lambda q: times[min(len(times) - 1, int(q * len(times)))]  # noqa: E731
-    print(f"| requests | p50 ms | p95 ms | p99 ms | mean ms | target p99 |")
-    print(f"|---:|---:|---:|---:|---:|---|")
-    print(f"| {len(times)} | {p(0.50):.1f} | {p(0.95):.1f} | {p(0.99):.1f} | {statistics.mean(times):.1f} | "
-          f"<= 50 ms {'PASS' if p(0.99) <= 50 else 'FAIL'} |")
+    embed_times.sort()
+    p = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))]  # noqa: E731
+    print("| requests | p50 ms | p95 ms | p99 ms | mean ms | query embedding alone p50 / p99 ms | load avg 1/5/15 min "
+          "| target p99 |")
+    print("|---:|---:|---:|---:|---:|---:|---|---|")
+    print(f"| {len(times)} | {p(times, 0.50):.1f} | {p(times, 0.95):.1f} | {p(times, 0.99):.1f} | "
+          f"{statistics.mean(times):.1f} | {p(embed_times, 0.5):.1f} / {p(embed_times, 0.99):.1f} | "
+          f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} | <= 50 ms {'PASS' if p(times, 0.99) <= 50 else 'FAIL'} |")
     return 0
 
 

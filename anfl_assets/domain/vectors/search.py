@@ -3,23 +3,29 @@
 Dense (the vector store, clearance filter inside the query) and lexical (BM25 over the
 chunks the caller may see) rankings are fused with reciprocal rank fusion. Every hit is
 checked again against the warehouse before it is returned (defence in depth); no clearance
-means public only; every search is written to `vectors.search_audit`.
+means public only; every search is written to `vectors.search_audit` (see `audit`).
+
+What search reads from the warehouse is held in memory and reloaded only when the warehouse
+file changed (a ~20 microsecond check per search), so a warm search opens no connection.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import dataclasses
 import hashlib
 import re
+import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow as pa
 
 from anfl_assets.domain.vectors import INDEXES
+from anfl_assets.domain.vectors.audit import AuditLog, audit_row, warehouse_stamp
 from anfl_assets.domain.vectors.pipeline import LEVEL_RANK, LEVELS
 from anfl_assets.domain.warehouse import Warehouse
 
@@ -83,24 +89,23 @@ _STOP: frozenset[str] = frozenset()
 
 
 class _Lexical:
-    """BM25 (bm25s) over one project's chunks of every index, rebuilt when they change."""
+    """BM25 (bm25s) over one project's chunks of every index. Built once per set of chunk ids:
+    an id names fixed text (it hashes the content), so only a changed set means a rebuild."""
 
-    def __init__(self, ids: list[str], ranks: np.ndarray, index_names: np.ndarray, texts: list[str]):
+    def __init__(self, ids: tuple[str, ...], texts: list[str]):
         import bm25s
 
         self.ids = ids
-        self.ranks = ranks
-        self.index_names = index_names
         self.model = bm25s.BM25()
         if ids:
             self.model.index([tokenize(t) for t in texts], show_progress=False)
 
-    def top(self, query_tokens: list[str], k: int, max_rank: int, indexes: Sequence[str]) -> list[tuple[str, float]]:
+    def top(self, query_tokens: list[str], k: int, allowed: np.ndarray) -> list[tuple[str, float]]:
+        """`allowed`: one bool per id (clearance and index), applied before ranking."""
         if not self.ids or not query_tokens:
             return []
         scores = np.asarray(self.model.get_scores(query_tokens), dtype=np.float32)
-        # pre-filter: nothing above the clearance (or outside the asked indexes) competes
-        scores[(self.ranks > max_rank) | ~np.isin(self.index_names, list(indexes))] = -1.0
+        scores[~allowed] = -1.0  # pre-filter: nothing above the clearance (or outside the indexes) competes
         n = min(k, int((scores > 0).sum()))
         if n == 0:
             return []
@@ -109,16 +114,163 @@ class _Lexical:
         return [(self.ids[i], float(scores[i])) for i in best]
 
 
-class SearchService:
-    """One per process: holds the vector store, the embedders and the lexical indexes."""
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """What never changes for a chunk id (the id hashes project, index, path, lines and text)."""
 
-    def __init__(self, wh: Warehouse, store, embedders: Mapping[str, object], query_cache=None):
+    project: str
+    path: str
+    start_line: int
+    end_line: int
+    index: str
+    symbol: str | None
+    snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ProjectIndex:
+    lexical: _Lexical
+    ranks: np.ndarray        # sensitivity rank per lexical id
+    index_names: np.ndarray  # ANFL index per lexical id
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Everything search reads from the warehouse, as of warehouse stamp `stamp`."""
+
+    stamp: tuple | None
+    projects: tuple[str, ...]
+    chunks: dict[str, _Chunk]
+    levels: dict[str, tuple[int, str]]                     # chunk id -> (sensitivity rank, sensitivity)
+    history: dict[tuple[str, str], tuple[str | None, str | None]]  # (project, path) -> last commit, author
+    by_project: dict[str, _ProjectIndex]
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """One intra-op thread for a query embedding made by this thread (the setting is per thread
+    under OpenMP): a ten-word query gains nothing from a team, and on a busy 2-core machine
+    waiting for the team's second thread took ~500 ms instead of ~25 ms (measured)."""
+    torch = sys.modules.get("torch")
+    if torch is None or torch.get_num_threads() == 1:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class SearchService:
+    """One per process: holds the vector store, the embedders and a snapshot of the warehouse.
+
+    The snapshot (projects, chunk metadata and sensitivity, file history, BM25 indexes) is
+    checked against `warehouse_stamp` on every search, which costs microseconds and no
+    connection, and reloaded before the search whenever the warehouse changed, so the re-check
+    of every hit is always against what the warehouse holds at the start of the search.
+
+    `audit_flush_s`: None writes each audit row before `search` returns; a number journals the
+    rows and inserts them in batches that often (see `audit.AuditLog`): call `flush_audit()`
+    before reading `vectors.search_audit`, and `close()` at the end."""
+
+    def __init__(self, wh: Warehouse, store, embedders: Mapping[str, object], query_cache=None,
+                 audit_flush_s: float | None = None):
         self.wh = wh
         self.store = store
         self.embedders = dict(embedders)
         self.query_cache = query_cache
-        self._lexical: dict[str, tuple[tuple, _Lexical]] = {}
-        self._lock = threading.Lock()
+        self._snap: _Snapshot | None = None
+        self._reload_lock = threading.Lock()
+        self._swap_lock = threading.Lock()
+        self.audit = AuditLog(wh, audit_flush_s, on_write=self._audit_written)
+
+    def flush_audit(self) -> int:
+        return self.audit.flush()
+
+    def close(self) -> None:
+        self.audit.close()
+
+    # -- the warehouse snapshot
+
+    def _current(self, snap: _Snapshot | None) -> bool:
+        """Is `snap` what the warehouse holds now? Also while our own audit insert is changing the
+        file, if the snapshot was current when that insert took the write lock."""
+        if snap is None or snap.stamp is None:
+            return False
+        return snap.stamp == warehouse_stamp(self.wh.path) or snap.stamp == self.audit.in_flight
+
+    def _snapshot(self) -> _Snapshot:
+        snap = self._snap
+        if self._current(snap):
+            return snap
+        with self._reload_lock:  # one reload at a time; the others wait for it
+            snap = self._snap
+            if not self._current(snap):
+                snap = self._load(snap)
+                with self._swap_lock:
+                    self._snap = snap
+            return snap
+
+    def _audit_written(self, before: tuple | None, after: tuple | None) -> None:
+        """Our own audit insert changed the file, not what search reads: a snapshot that was
+        current just before it is current just after it. (Runs under the warehouse write lock:
+        takes only the swap lock, which nobody holds while waiting for the warehouse.)"""
+        with self._swap_lock:
+            snap = self._snap
+            if snap is not None and before is not None and snap.stamp == before:
+                self._snap = dataclasses.replace(snap, stamp=after)
+
+    def _load(self, prev: _Snapshot | None) -> _Snapshot:
+        """Read the snapshot in one read connection; reuse what an unchanged chunk id allows."""
+        with self.wh.read() as con:
+            stamp = warehouse_stamp(self.wh.path)  # under the read lock: no write in between
+            projects = tuple(r[0] for r in con.sql("SELECT name FROM inventory.projects ORDER BY name").fetchall())
+            state = con.sql("SELECT project, chunk_id, index_name, sensitivity, sensitivity_rank FROM vectors.chunks "
+                            "ORDER BY project, chunk_id").to_arrow_table()
+            ids_by_project: dict[str, list[str]] = {}
+            for project, cid in zip(state["project"].to_pylist(), state["chunk_id"].to_pylist()):
+                ids_by_project.setdefault(project, []).append(cid)
+            changed = [p for p, ids in ids_by_project.items()
+                       if prev is None or p not in prev.by_project or prev.by_project[p].lexical.ids != tuple(ids)]
+            texts = None
+            if changed:
+                con.register("changed_projects", pa.table({"project": changed}))
+                texts = con.sql("SELECT project, chunk_id, path, start_line, end_line, index_name, symbol, text "
+                                "FROM vectors.chunks WHERE project IN (SELECT project FROM changed_projects) "
+                                "ORDER BY project, chunk_id").to_arrow_table()
+                con.unregister("changed_projects")
+            history = con.sql("SELECT h.project, h.path, h.last_commit, h.last_author FROM inventory.file_history h "
+                              "WHERE EXISTS (SELECT 1 FROM vectors.chunks c WHERE c.project = h.project "
+                              "AND c.path = h.path)").fetchall()
+        chunks: dict[str, _Chunk] = {}
+        lexical: dict[str, _Lexical] = {}
+        if prev is not None:
+            for p, ids in ids_by_project.items():
+                if p not in changed:
+                    lexical[p] = prev.by_project[p].lexical
+                    chunks.update((cid, prev.chunks[cid]) for cid in ids)
+        if texts is not None:
+            cols = [texts[c].to_pylist() for c in ("project", "chunk_id", "path", "start_line", "end_line",
+                                                   "index_name", "symbol", "text")]
+            text_by_project: dict[str, list[str]] = {}
+            for project, cid, path, start, end, index, symbol, text in zip(*cols):
+                body = text.split("\n", 1)[1] if "\n" in text else text
+                chunks[cid] = _Chunk(project, path, start, end, index, symbol, body[:SNIPPET_CHARS])
+                text_by_project.setdefault(project, []).append(text)
+            for p in changed:
+                lexical[p] = _Lexical(tuple(ids_by_project[p]), text_by_project.get(p, []))
+        ranks = state["sensitivity_rank"].to_numpy(zero_copy_only=False)
+        index_names = np.asarray(state["index_name"].to_pylist(), dtype=object)
+        by_project, pos = {}, 0
+        for p, ids in ids_by_project.items():  # rows are ordered by project, so each is one slice
+            by_project[p] = _ProjectIndex(lexical[p], ranks[pos:pos + len(ids)], index_names[pos:pos + len(ids)])
+            pos += len(ids)
+        levels = dict(zip(state["chunk_id"].to_pylist(),
+                          zip(ranks.tolist(), state["sensitivity"].to_pylist())))
+        return _Snapshot(stamp, projects, chunks, levels, {(p, path): (c, a) for p, path, c, a in history},
+                         by_project)
 
     # -- pieces
 
@@ -128,35 +280,20 @@ class SearchService:
             hit = self.query_cache.get_many([key]).get(key)
             if hit is not None:
                 return np.asarray(hit, dtype=np.float32)
-        vec = np.asarray(embedder.embed([query])[0], dtype=np.float32)
+        with _one_torch_thread():
+            vec = np.asarray(embedder.embed([query])[0], dtype=np.float32)
         if self.query_cache is not None:
             self.query_cache.set_many({key: vec})
         return vec
 
-    def _lexical_for(self, project: str) -> _Lexical:
-        with self.wh.read() as con:
-            stamp = con.sql("SELECT count(*), coalesce(sum(hash(chunk_id || sensitivity_rank::VARCHAR)), 0) "
-                            "FROM vectors.chunks WHERE project = ?", params=[project]).fetchall()[0]
-            cached = self._lexical.get(project)
-            if cached and cached[0] == stamp:
-                return cached[1]
-            rows = con.sql("SELECT chunk_id, sensitivity_rank, index_name, text FROM vectors.chunks "
-                           "WHERE project = ? ORDER BY chunk_id", params=[project]).to_arrow_table()
-        lex = _Lexical(rows["chunk_id"].to_pylist(), rows["sensitivity_rank"].to_numpy(zero_copy_only=False),
-                       np.asarray(rows["index_name"].to_pylist(), dtype=object), rows["text"].to_pylist())
-        with self._lock:
-            self._lexical[project] = (stamp, lex)
-        return lex
-
-    def _projects(self, projects: Sequence[str] | None) -> list[str]:
-        with self.wh.read() as con:
-            known = [r[0] for r in con.sql("SELECT name FROM inventory.projects ORDER BY name").fetchall()]
+    @staticmethod
+    def _projects(snap: _Snapshot, projects: Sequence[str] | None) -> list[str]:
         if projects:
-            unknown = sorted(set(projects) - set(known))
+            unknown = sorted(set(projects) - set(snap.projects))
             if unknown:
                 raise SearchError(f"unknown project(s): {', '.join(unknown)}")
             return list(projects)
-        return known
+        return list(snap.projects)
 
     # -- the search
 
@@ -175,7 +312,8 @@ class SearchService:
         if mode not in ("hybrid", "dense", "lexical"):
             raise SearchError(f"mode must be hybrid, dense or lexical, not {mode!r}")
         max_rank = LEVEL_RANK[level]
-        names = self._projects(projects)
+        snap = self._snapshot()
+        names = self._projects(snap, projects)
         depth = max(k * 8, 40)  # deep enough that one-hit-per-file still fills k
         rankings: list[list[tuple[str, float]]] = []
         if mode in ("hybrid", "dense"):
@@ -190,60 +328,42 @@ class SearchService:
             rankings += [sorted(found, key=lambda t: -t[1])[:depth] for found in by_model.values()]
         if mode in ("hybrid", "lexical"):
             tokens = tokenize(query)
-            lexical = [hit for project in names for hit in self._lexical_for(project).top(tokens, depth, max_rank,
-                                                                                         indexes)]
+            lexical = []
+            for project in names:
+                part = snap.by_project.get(project)
+                if part is not None:
+                    allowed = (part.ranks <= max_rank) & np.isin(part.index_names, indexes)
+                    lexical += part.lexical.top(tokens, depth, allowed)
             rankings.append(sorted(lexical, key=lambda t: -t[1])[:depth])
         fused: dict[str, float] = {}
         for ranking in rankings:
             for rank, (cid, _score) in enumerate(ranking):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         ordered = sorted(fused.items(), key=lambda kv: -kv[1])[: depth]
-        hits, withheld = self._verify(ordered, names, max_rank, k, distinct_files)
-        self._audit(caller, level, query, indexes, names, k, len(hits), withheld, time.perf_counter() - t0)
+        hits, withheld = self._verify(snap, ordered, names, max_rank, k, distinct_files)
+        self.audit.record(audit_row(caller, level, query, indexes, names, k, len(hits), withheld,
+                                    time.perf_counter() - t0))
         return hits
 
-    def _verify(self, ordered: list[tuple[str, float]], projects: list[str], max_rank: int,
+    @staticmethod
+    def _verify(snap: _Snapshot, ordered: list[tuple[str, float]], projects: list[str], max_rank: int,
                 k: int, distinct_files: bool = True) -> tuple[list[SearchHit], int]:
-        """Re-read every candidate from the warehouse; anything above the clearance (or gone) is withheld."""
-        if not ordered:
-            return [], 0
-        with self.wh.read() as con:
-            con.register("candidates", pa.table({"chunk_id": [c for c, _ in ordered]}))
-            con.register("allowed_projects", pa.table({"project": projects}))
-            rows = con.sql(
-                "SELECT c.chunk_id, c.project, c.path, c.start_line, c.end_line, c.index_name, c.text, c.sensitivity, "
-                "c.sensitivity_rank, c.symbol, h.last_commit, h.last_author FROM vectors.chunks c "
-                "LEFT JOIN inventory.file_history h ON h.project = c.project AND h.path = c.path "
-                "WHERE c.chunk_id IN (SELECT chunk_id FROM candidates)").to_arrow_table().to_pylist()
-        by_id = {r["chunk_id"]: r for r in rows}
-        hits, withheld, seen_paths = [], 0, set()
+        """Check every candidate against the warehouse (the snapshot, current as of this search):
+        anything above the clearance, outside the projects, or gone is withheld."""
+        allowed = set(projects)
+        hits, withheld, seen = [], 0, set()
         for cid, score in ordered:
-            r = by_id.get(cid)
-            if r is None:
+            c, level = snap.chunks.get(cid), snap.levels.get(cid)
+            if c is None or level is None:
                 continue  # deleted since it was indexed: not a leak, just stale
-            if r["sensitivity_rank"] > max_rank or r["project"] not in projects:
+            if level[0] > max_rank or c.project not in allowed:
                 withheld += 1
                 continue
-            if r["path"] in seen_paths and distinct_files:
+            if distinct_files and (c.project, c.path) in seen:
                 continue
-            seen_paths.add(r["path"])
+            seen.add((c.project, c.path))
             if len(hits) < k:
-                body = r["text"].split("\n", 1)[1] if "\n" in r["text"] else r["text"]
-                hits.append(SearchHit(r["project"], r["path"], r["start_line"], r["end_line"], r["index_name"],
-                                      round(score, 6), body[:SNIPPET_CHARS], r["sensitivity"], r["symbol"],
-                                      r["last_commit"], r["last_author"], cid))
+                last_commit, last_author = snap.history.get((c.project, c.path), (None, None))
+                hits.append(SearchHit(c.project, c.path, c.start_line, c.end_line, c.index, round(score, 6),
+                                      c.snippet, level[1], c.symbol, last_commit, last_author, cid))
         return hits, withheld
-
-    def _audit(self, caller, level, query, indexes, projects, k, returned, withheld, seconds) -> None:
-        row = pa.table({
-            "searched_at": pa.array([dt.datetime.now(dt.timezone.utc)], pa.timestamp("us", tz="UTC")),
-            "caller": [caller], "clearance": [level],
-            "query_hash": [hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()],
-            "indexes": pa.array([list(indexes)], pa.list_(pa.string())),
-            "projects": pa.array([list(projects)], pa.list_(pa.string())),
-            "k": pa.array([k], pa.int32()), "results_returned": pa.array([returned], pa.int32()),
-            "results_withheld": pa.array([withheld], pa.int32()), "ms": [seconds * 1000.0]})
-        with self.wh.write() as con:
-            con.register("audit_row", row)
-            con.execute("INSERT INTO vectors.search_audit SELECT * FROM audit_row")
-            con.unregister("audit_row")
