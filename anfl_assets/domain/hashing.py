@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 from blake3 import blake3
 
 from anfl_assets.domain.sniff import Sniffed, sniff
@@ -109,7 +110,7 @@ def read_content(full_path: bytes) -> ContentFacts:
 def _read_small(fd: int, size: int, facts: ContentFacts) -> None:
     """Most files: one `read` of the whole file (one more byte shows growth), no loop."""
     data = os.read(fd, size + 1)  # a byte more than expected shows growth (the caller then flags it)
-    while len(data) <= size:  # a short read (network file systems) goes on to the end of the file
+    while len(data) < size:  # a short read (network file systems) goes on to the end of the file
         more = os.read(fd, size + 1 - len(data))
         if not more:
             break
@@ -136,7 +137,9 @@ def _read_large(fd: int, facts: ContentFacts) -> None:
             if newline is None:
                 head = bytes(chunk[:HEAD_BYTES])
                 newline = newline_pattern(head)
-            if newline:
+            if newline == b"\n":  # numpy counts one byte ~3x faster than bytearray.count
+                newlines += int(np.count_nonzero(np.frombuffer(buf.obj, np.uint8, n) == 10))
+            elif newline:
                 newlines += buf.obj.count(newline, 0, n)
             total += n
             n_last = n

@@ -390,3 +390,17 @@ def test_small_read_is_not_worth_worker_processes():
     assert use_processes(1, 100_000, 10 << 30) == 0  # 1 = never
     assert use_processes(3, 100_000, 10 << 30) == 3
     assert use_processes(0, 100_000, 10 << 30) == (0 if (os.cpu_count() or 1) == 1 else min(4, os.cpu_count()))
+
+
+def test_short_reads_still_hash_the_whole_file(tmp_path, monkeypatch):
+    """A file system that returns fewer bytes than asked (NFS, FUSE) still gives the checksum and
+    line count of the whole file, not of its first read."""
+    from anfl_assets.domain import hashing
+
+    data = b"".join(b"line %04d of a config dump\n" % i for i in range(400))
+    path = tmp_path / "dump.txt"
+    path.write_bytes(data)
+    real_read = os.read
+    monkeypatch.setattr(hashing.os, "read", lambda fd, n: real_read(fd, min(n, 1000)))
+    facts = hashing.read_content(os.fsencode(path))
+    assert (facts.error, facts.blake3, facts.bytes_read, facts.newlines) == (None, b3(data), len(data), 400)
