@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import git as gitpython
+import pyarrow as pa
+import pyarrow.compute as pc
 
 RECORD_SEP = b"\x1e"
 FIELD_SEP = b"\x1f"
 LOG_FORMAT = "%x1e%H%x1f%an%x1f%ae%x1f%at%x1f%P%x1f%s"
 GIT_ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+# Ignored folders matched in Arrow, one pass each; beyond this many the rest go path by path.
+MAX_VECTOR_PREFIXES = 64
 
 
 class GitError(RuntimeError):
@@ -64,6 +68,32 @@ class StatusIndex:
         if rel in self.ignored_files or rel.startswith(self.ignored_dirs):
             return "ignored"
         return "untracked"  # e.g. inside a nested repository git reports only as a folder
+
+    def status_column(self, keys: pa.Array) -> pa.Array:
+        """`status_of` for every key at once (hash lookups in Arrow, not a Python loop per file)."""
+        if b"" in self.ignored_dirs:  # the whole project lies in an ignored folder
+            return pa.array(["ignored"] * len(keys), pa.string())
+
+        def among(paths: set[bytes]) -> pa.Array:
+            return pc.is_in(keys, value_set=pa.array(list(paths), pa.binary()))
+
+        ignored = among(self.ignored_files)
+        text_dirs = [d for d in self.ignored_dirs if d.isascii()]
+        for d in text_dirs[:MAX_VECTOR_PREFIXES]:
+            ignored = pc.or_(ignored, pc.starts_with(keys, pattern=d.decode()))
+        status = pc.case_when(pc.make_struct(among(self.tracked), among(self.untracked), ignored,
+                                             field_names=["tracked", "untracked", "ignored"]),
+                              "tracked", "untracked", "ignored", "untracked")
+        rest = tuple(d for d in self.ignored_dirs if d not in text_dirs[:MAX_VECTOR_PREFIXES])
+        if rest:  # many or non-ASCII ignored folders: the per-path rule for what is still open
+            undecided = pc.indices_nonzero(pc.equal(status, "untracked")).to_pylist()
+            values = status.to_pylist()
+            for i in undecided:
+                key = keys[i].as_py()
+                if key not in self.untracked and key.startswith(rest):
+                    values[i] = "ignored"
+            status = pa.array(values, pa.string())
+        return status
 
 
 def status_index(root: Path) -> StatusIndex:

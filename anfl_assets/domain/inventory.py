@@ -14,6 +14,7 @@ import os
 import pwd
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -145,10 +146,13 @@ def _empty_previous() -> pa.Table:
     return pa.table(cols)
 
 
-def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
+def build_inventory(project: str, root: Path, previous: pa.Table | Callable[[], pa.Table] | None = None,
                     extra_ignores: tuple[str, ...] = (), threads: int = 4,
                     progress: Progress | None = None, processes: int = 0) -> InventoryResult:
-    """Walk, compare with `previous` (rows of PREVIOUS_SQL), read only what changed."""
+    """Walk, compare with `previous` (rows of PREVIOUS_SQL), read only what changed.
+
+    `previous` may be a callable, called once the walk is done, so that reading the stored
+    rows overlaps the walk."""
     t0 = time.perf_counter()
     root = Path(root).resolve()
     if not root.is_dir():
@@ -170,6 +174,8 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
         "inode": walked.arrow("inode"),
         "walk_error": pa.array(walked.error, pa.string()),
     })
+    if callable(previous):
+        previous = previous()
     prev = previous if previous is not None and previous.num_rows else _empty_previous()
     # Align the stored rows with the walk: a hash lookup of every walked key among the stored keys.
     # (An Acero hash join does the same but costs ~10x more in set-up for a single probe.)
@@ -256,15 +262,13 @@ def build_inventory(project: str, root: Path, previous: pa.Table | None = None,
     for i in pc.indices_nonzero(pc.equal(kind_arr, "symlink")).to_pylist():
         link_target[i], link_status[i] = symlink_info(root, walked.rel[i])
 
-    git_status: list[str | None] = [None] * n
+    git_status_arr = pa.nulls(n, pa.string())
     if gitrepo.is_git_root(root):
         try:
-            idx = gitrepo.status_index(root)
-            git_status = [idx.status_of(rel) for rel in walked.rel]
+            git_status_arr = gitrepo.status_index(root).status_column(keys)
         except gitrepo.GitError as exc:  # a broken repository leaves git_status empty, not the scan failed
             stats.git_error = str(exc)
 
-    git_status_arr = pa.array(git_status, pa.string())
     # A row equal to the stored one is not rewritten: same content facts, same git status.
     same_row = pc.fill_null(pc.and_(unchanged, pc.or_kleene(
         pc.equal(git_status_arr, prev_git_status),
@@ -323,8 +327,10 @@ def refresh_file_inventory(wh, project: str, root: Path, extra_ignores: tuple[st
     Only rows that differ are deleted and re-inserted, so the stored rows end up
     exactly equal to `result.table`, and a re-scan of an unchanged tree writes
     nothing but its line in `inventory.scan_runs`."""
-    previous = wh.query(PREVIOUS_SQL, [project])
-    result = build_inventory(project, root, previous, extra_ignores, threads, progress, processes)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anfl-previous") as side:
+        # DuckDB works without the GIL: the stored rows arrive while the tree is walked
+        previous = side.submit(wh.query, PREVIOUS_SQL, [project])
+        result = build_inventory(project, root, previous.result, extra_ignores, threads, progress, processes)
     del previous
     pool = pa.default_memory_pool()
     pool.release_unused()  # mimalloc keeps freed pages otherwise: 300k files, ~200 MB of RSS

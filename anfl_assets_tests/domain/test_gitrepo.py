@@ -224,3 +224,33 @@ def test_is_ancestor_fast_forward_and_rewrite(tmp_path):
     assert gitrepo.is_ancestor(root, first, amended)
     assert not gitrepo.is_ancestor(root, second, amended)
     assert not gitrepo.is_ancestor(root, "0" * 40, amended)
+
+
+@pytest.mark.parametrize("max_prefixes", [64, 1], ids=["arrow", "per-path-fallback"])
+def test_status_column_answers_like_status_of(tmp_path, monkeypatch, max_prefixes):
+    """The inventory's vectorised git status equals the per-path rule for tracked, untracked,
+    ignored files and files under ignored folders (ASCII and not), with or without the fallback."""
+    monkeypatch.setattr(gitrepo, "MAX_VECTOR_PREFIXES", max_prefixes)
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    write(root, ".gitignore", "*.log\nbuild/\nnode_modules/\ndonnées/\n")
+    for rel in ["app.py", "README.md", "src/util.py"]:
+        write(root, rel, f"# {rel}\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    for rel in ["notes.txt", "src/new.py", "run.log", "build/out.bin", "node_modules/x/index.js",
+                "données/cache.json", "src/build/keep.txt"]:
+        write(root, rel, "x\n")
+    write(root, LATIN1_NAME, "menu\n")
+    import pyarrow as pa
+
+    walked = sorted(p.relative_to(root).as_posix().encode() if p.name != os.fsdecode(LATIN1_NAME) else LATIN1_NAME
+                    for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+    index = gitrepo.status_index(root)
+    got = index.status_column(pa.array(walked, pa.binary())).to_pylist()
+    assert got == [index.status_of(k) for k in walked]
+    by_path = dict(zip(walked, got))
+    assert (by_path[b"app.py"], by_path[b"notes.txt"], by_path[b"run.log"], by_path[b"build/out.bin"],
+            by_path["données/cache.json".encode()], by_path[LATIN1_NAME]) == \
+        ("tracked", "untracked", "ignored", "ignored", "ignored", "untracked")
