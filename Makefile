@@ -15,7 +15,7 @@ PROJECT ?= $(if $(ESTATE),$(notdir $(abspath $(ESTATE))),aeonnova)
 
 .PHONY: install run test ui bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py anfl_assets/_fastwalk.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'

@@ -21,6 +21,8 @@ import pyarrow as pa
 ALWAYS_SKIPPED_DIRS = frozenset({b".git"})
 
 VANISHED = "vanished during scan"
+# Threads of the native walker: listing and stat calls of several directories in flight.
+NATIVE_WALK_THREADS = min(4, os.cpu_count() or 1)
 
 KIND_BY_MODE = (
     (stat.S_ISREG, "file"),
@@ -99,11 +101,61 @@ def load_ignore_spec(root: Path, extra_globs: tuple[str, ...] = ()) -> pathspec.
     return pathspec.PathSpec.from_lines("gitignore", lines) if lines else None
 
 
-def walk_tree(root: Path, ignore: pathspec.PathSpec | None = None,
-              progress=None) -> WalkColumns:
-    """Depth-first walk of `root`, one row per non-directory entry and per unreadable directory."""
+try:  # the native walker (anfl_assets/_fastwalk.c), built at install where a C compiler exists
+    from anfl_assets import _fastwalk
+except ImportError:  # pragma: no cover - depends on the install
+    _fastwalk = None
+
+KIND_BY_FORMAT = {stat.S_IFREG: "file", stat.S_IFLNK: "symlink", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket",
+                  stat.S_IFCHR: "device", stat.S_IFBLK: "device"}
+
+
+def native_walk_available() -> bool:
+    return _fastwalk is not None
+
+
+def _walk_native(root_b: bytes, threads: int) -> WalkColumns:
+    """The same rows as the Python walk, from the native walker's flat buffers (sorted by path)."""
+    paths, ends, stats, errnos, dir_errors = _fastwalk.walk(root_b, threads)
     cols = WalkColumns()
+    end = np.frombuffer(ends, dtype=np.int64)
+    start = np.concatenate(([0], end[:-1])) if len(end) else end
+    cols.rel = [paths[a:b] for a, b in zip(start.tolist(), end.tolist())]
+    cols.stats.frombytes(stats)
+    err = np.frombuffer(errnos, dtype=np.int32)
+    cols.no_stat = bytearray((err != 0).astype(np.uint8).tobytes())
+    modes = np.frombuffer(stats, dtype=np.int64)[STAT_INDEX["mode"]::N_STAT] & stat.S_IFMT(0o177777)
+    cols.kind = [KIND_BY_FORMAT.get(m, "other") for m in modes.tolist()]
+    cols.error = [None] * len(cols.rel)
+    is_dir_error = np.frombuffer(dir_errors, dtype=np.uint8)
+    for i in np.flatnonzero(err).tolist():
+        code = int(err[i])
+        if is_dir_error[i]:
+            cols.kind[i] = "directory"
+            cols.error[i] = error_text(OSError(code, os.strerror(code)))
+        else:  # vanished between listing and stat, or no permission
+            cols.kind[i] = "file"
+            cols.error[i] = VANISHED if code == errno.ENOENT else error_text(OSError(code, os.strerror(code)))
+    return cols
+
+
+def walk_tree(root: Path, ignore: pathspec.PathSpec | None = None,
+              progress=None, native: bool | None = None) -> WalkColumns:
+    """Depth-first walk of `root`, one row per non-directory entry and per unreadable directory.
+
+    Without ignore globs the native walker does the work on several threads (`native=None`:
+    when it is installed); with them the Python walk below prunes ignored folders as it goes."""
     root_b = os.fsencode(os.path.abspath(root))
+    if native is None:
+        native = _fastwalk is not None and ignore is None
+    if native:
+        if ignore is not None:
+            raise ValueError("the native walker does not apply ignore globs")
+        cols = _walk_native(root_b, NATIVE_WALK_THREADS)
+        if progress is not None:
+            progress(len(cols))
+        return cols
+    cols = WalkColumns()
     prefix_len = len(root_b) + 1
     stack: list[bytes] = [root_b]
     match = ignore.match_file if ignore is not None else None

@@ -8,6 +8,8 @@ with `blake3` directly; counts are checked against `count_files_on_disk`.
 
 from __future__ import annotations
 
+import array
+import errno
 import json
 import os
 import shutil
@@ -23,7 +25,7 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
-from anfl_assets.domain import inventory
+from anfl_assets.domain import inventory, walk
 from anfl_assets.domain.hashing import read_content
 from anfl_assets.domain.inventory import build_inventory, refresh_file_inventory
 from anfl_assets.domain.inventory_checks import count_files_on_disk
@@ -302,9 +304,12 @@ class _Listing:
         return iter(self.entries)
 
 
-def test_file_vanishing_between_listing_and_stat_on_rescan(tmp_path, monkeypatch):
+@pytest.mark.parametrize("walker", ["python", "native"])
+def test_file_vanishing_between_listing_and_stat_on_rescan(tmp_path, monkeypatch, walker):
     """A file listed by the walk but gone before its lstat is a row with an error and no facts,
-    not the previous scan's checksum of a file that no longer exists."""
+    not the previous scan's checksum of a file that no longer exists. (The Python walk lists with
+    os.scandir, where the test deletes the file; the native walk is C, so there the test deletes
+    it first and hands the walker's output the entry as listed, with lstat's ENOENT.)"""
     root = tmp_path / "proj"
     write(root, "keep.txt", b"still here\n")
     write(root, "cache.json", b'{"hits": 12}\n')
@@ -320,8 +325,22 @@ def test_file_vanishing_between_listing_and_stat_on_rescan(tmp_path, monkeypatch
                 os.unlink(entry.path)  # listed, not yet stat-ed
         return _Listing(entries)
 
+    def native_list_then_delete(root_b, threads):
+        paths, ends, stats, errnos, dir_errors = real_native(root_b, threads)
+        os.unlink(os.path.join(root_b, b"cache.json"))
+        listed = [paths[a:b] for a, b in zip([0, *memoryview(ends).cast("q")[:-1]], memoryview(ends).cast("q"))]
+        assert listed == [b"cache.json", b"keep.txt"]
+        return paths, ends, stats, array.array("i", [errno.ENOENT, 0]).tobytes(), dir_errors
+
     with monkeypatch.context() as m:
-        m.setattr(os, "scandir", list_then_delete)
+        if walker == "python":
+            m.setattr(walk, "_fastwalk", None)
+            m.setattr(os, "scandir", list_then_delete)
+        else:
+            if walk._fastwalk is None:
+                pytest.skip("the native walker is not built in this install")
+            real_native = walk._fastwalk.walk
+            m.setattr(walk._fastwalk, "walk", native_list_then_delete)
         result = refresh_file_inventory(wh, "estate", root)
     row = rows_by_path(result.table)["cache.json"]
     assert row["scan_error"] == "vanished during scan" and row["size"] is None
