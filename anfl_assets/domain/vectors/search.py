@@ -66,9 +66,28 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN_PLUS)
 
 
+# Abbreviations common in code, configs and infrastructure, spelled out for BM25 on both sides
+# (a document's "prod" also counts as "production", a query's "production" then meets it).
+ABBREVIATIONS = {
+    "addr": "address", "args": "arguments", "auth": "authentication", "authn": "authentication",
+    "authz": "authorization", "cfg": "configuration", "ci": "continuous integration", "conf": "configuration",
+    "config": "configuration", "configs": "configurations", "ctx": "context", "db": "database",
+    "dbs": "databases", "dev": "development", "dir": "directory", "doc": "document", "docs": "documents",
+    "env": "environment", "envs": "environments", "eval": "evaluation", "iac": "infrastructure as code",
+    "img": "image", "impl": "implementation", "info": "information", "k8s": "kubernetes",
+    "kb": "kilobytes", "gb": "gigabytes", "lib": "library", "max": "maximum", "mb": "megabytes",
+    "msg": "message", "ms": "milliseconds", "ns": "namespace", "num": "number", "params": "parameters",
+    "passwd": "password", "pg": "postgres", "pkg": "package", "postgresql": "postgres", "prod": "production",
+    "pwd": "password", "repo": "repository", "repos": "repositories", "req": "request", "resp": "response",
+    "sso": "single sign on", "stats": "statistics", "svc": "service", "tf": "terraform", "tmp": "temporary",
+    "ttl": "time to live",
+}
+
+
 def tokenize(text: str) -> list[str]:
-    """Words for BM25: identifiers also split at camelCase and snake_case boundaries, English
-    stopwords dropped, Snowball-stemmed (so "connections" meets "connection pool")."""
+    """Words for BM25: identifiers also split at camelCase and snake_case boundaries, common
+    abbreviations also spelled out (`ABBREVIATIONS`), English stopwords dropped, Snowball-stemmed
+    (so "connections" meets "connection pool")."""
     global _STEMMER, _STOP
     if _STEMMER is None:
         import Stemmer
@@ -82,6 +101,8 @@ def tokenize(text: str) -> list[str]:
             w = w.lower()
             if w not in _STOP and len(w) > 1:
                 out.append(w)
+                if w in ABBREVIATIONS:
+                    out += ABBREVIATIONS[w].split()
     return _STEMMER.stemWords(out)
 
 
@@ -335,35 +356,63 @@ class SearchService:
                     allowed = (part.ranks <= max_rank) & np.isin(part.index_names, indexes)
                     lexical += part.lexical.top(tokens, depth, allowed)
             rankings.append(sorted(lexical, key=lambda t: -t[1])[:depth])
-        fused: dict[str, float] = {}
-        for ranking in rankings:
-            for rank, (cid, _score) in enumerate(ranking):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
-        ordered = sorted(fused.items(), key=lambda kv: -kv[1])[: depth]
-        hits, withheld = self._verify(snap, ordered, names, max_rank, k, distinct_files)
+        rankings, withheld = self._verify(snap, rankings, names, max_rank)
+        hits = self._fuse(snap, rankings, k, distinct_files)
         self.audit.record(audit_row(caller, level, query, indexes, names, k, len(hits), withheld,
                                     time.perf_counter() - t0))
         return hits
 
     @staticmethod
-    def _verify(snap: _Snapshot, ordered: list[tuple[str, float]], projects: list[str], max_rank: int,
-                k: int, distinct_files: bool = True) -> tuple[list[SearchHit], int]:
-        """Check every candidate against the warehouse (the snapshot, current as of this search):
-        anything above the clearance, outside the projects, or gone is withheld."""
-        allowed = set(projects)
-        hits, withheld, seen = [], 0, set()
+    def _verify(snap: _Snapshot, rankings: list[list[tuple[str, float]]], projects: list[str],
+                max_rank: int) -> tuple[list[list[tuple[str, float]]], int]:
+        """Check every candidate against the warehouse (the snapshot, current as of this search)
+        before it can count: anything above the clearance or outside the projects is withheld
+        (and counted), anything gone since it was indexed is dropped (stale, not a leak)."""
+        allowed_projects = set(projects)
+        verdict: dict[str, bool] = {}
+        withheld = 0
+        for ranking in rankings:
+            for cid, _ in ranking:
+                if cid not in verdict:
+                    c, level = snap.chunks.get(cid), snap.levels.get(cid)
+                    ok = c is not None and level is not None
+                    if ok and (level[0] > max_rank or c.project not in allowed_projects):
+                        ok = False
+                        withheld += 1
+                    verdict[cid] = ok
+        return [[(cid, score) for cid, score in ranking if verdict[cid]] for ranking in rankings], withheld
+
+    @staticmethod
+    def _fuse(snap: _Snapshot, rankings: list[list[tuple[str, float]]], k: int,
+              distinct_files: bool) -> list[SearchHit]:
+        """Reciprocal rank fusion of the (verified) rankings. With `distinct_files` the ranks fused
+        are those of files (a file ranks where its best chunk does), so a file that one ranking
+        finds by one chunk and the other by another counts as found by both; each file is shown
+        by its chunk with the best chunk-level fused score."""
+        by_chunk: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, (cid, _score) in enumerate(ranking):
+                by_chunk[cid] = by_chunk.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        if distinct_files:
+            by_file: dict[tuple[str, str], float] = {}
+            best: dict[tuple[str, str], str] = {}
+            for ranking in rankings:
+                seen: set[tuple[str, str]] = set()
+                for cid, _score in ranking:
+                    c = snap.chunks[cid]
+                    key = (c.project, c.path)
+                    if key not in best or by_chunk[cid] > by_chunk[best[key]]:
+                        best[key] = cid
+                    if key not in seen:
+                        by_file[key] = by_file.get(key, 0.0) + 1.0 / (RRF_K + len(seen) + 1)
+                        seen.add(key)
+            ordered = [(best[key], score) for key, score in sorted(by_file.items(), key=lambda kv: -kv[1])[:k]]
+        else:
+            ordered = sorted(by_chunk.items(), key=lambda kv: -kv[1])[:k]
+        hits = []
         for cid, score in ordered:
-            c, level = snap.chunks.get(cid), snap.levels.get(cid)
-            if c is None or level is None:
-                continue  # deleted since it was indexed: not a leak, just stale
-            if level[0] > max_rank or c.project not in allowed:
-                withheld += 1
-                continue
-            if distinct_files and (c.project, c.path) in seen:
-                continue
-            seen.add((c.project, c.path))
-            if len(hits) < k:
-                last_commit, last_author = snap.history.get((c.project, c.path), (None, None))
-                hits.append(SearchHit(c.project, c.path, c.start_line, c.end_line, c.index, round(score, 6),
-                                      c.snippet, level[1], c.symbol, last_commit, last_author, cid))
-        return hits, withheld
+            c, level = snap.chunks[cid], snap.levels[cid]
+            last_commit, last_author = snap.history.get((c.project, c.path), (None, None))
+            hits.append(SearchHit(c.project, c.path, c.start_line, c.end_line, c.index, round(score, 6),
+                                  c.snippet, level[1], c.symbol, last_commit, last_author, cid))
+        return hits
