@@ -28,7 +28,9 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
+import socket
 import threading
 import time
 import weakref
@@ -117,7 +119,8 @@ class AuditLog:
         self._first_pending = self._last_record = 0.0
         self.on_write = on_write
         self.journal_dir = Path(wh.path).with_name(Path(wh.path).name + ".audit")
-        self._name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._host = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+        self._name = f"{os.getpid()}-{self._host}-{secrets.token_hex(4)}"
         self._lock = threading.Lock()          # pending rows and the journal descriptor
         self._flush_lock = threading.Lock()    # one flush at a time
         self._pending = 0
@@ -190,11 +193,13 @@ class AuditLog:
             return done
 
     def _claim_orphans(self) -> None:
-        """Take over the journals of processes that are gone: renamed to ours first, so two live
-        processes never both insert one."""
+        """Take over the journals of processes of this host that are gone: renamed to ours first,
+        so two live processes never both insert one. (A pid says nothing about another host's
+        processes, so their journals are left to a process of their own host.)"""
         for path in self.journal_dir.iterdir():
-            pid = path.name.split("-", 1)[0]
-            if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+            pid, _, rest = path.name.partition("-")
+            if (not pid.isdigit() or not rest.startswith(self._host + "-") or int(pid) == os.getpid()
+                    or _pid_alive(int(pid))):
                 continue
             with contextlib.suppress(FileNotFoundError):
                 os.replace(path, self.journal_dir / f"{self._name}.0-{path.name}.claimed")
