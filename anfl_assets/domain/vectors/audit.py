@@ -6,11 +6,12 @@ machine), more than the search itself. `AuditLog` therefore has two modes:
 - write-through (`flush_interval_s=None`): the row is in the table before `record` returns (the
   CLI, tests, anything short-lived);
 - buffered (a long-running server): `record` appends the row to a per-process journal file (one
-  `write` to an O_APPEND descriptor, no lock, no connection) and to memory; a background thread
-  moves batches into the table every `flush_interval_s` seconds, and `flush()`/`close()` (also run
-  at interpreter exit) do it at once. The journal survives a crash of the process: the next
-  `AuditLog` on the same warehouse, in any process, finds journals whose process is gone and
-  inserts them, so no row is lost. Delivery is at least once: a crash between the insert's commit
+  `write` to an O_APPEND descriptor, no lock, no connection) and counts it; a background thread
+  moves batches into the table when searches pause, at the latest `flush_interval_s` seconds after
+  the oldest pending row, and `flush()`/`close()` (also run at interpreter exit) do it at once.
+  The journal survives a crash of the process: the next `AuditLog` on the same warehouse, in any
+  process on the same host, finds journals whose process is gone and inserts them, so no row is
+  lost. Delivery is at least once: a crash between the insert's commit
   and the journal's removal (microseconds) would insert that batch again.
 
 `warehouse_stamp` lets readers keep an in-memory copy of warehouse data and know, without opening
