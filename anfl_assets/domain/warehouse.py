@@ -14,7 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -468,8 +468,11 @@ class Warehouse:
         self._schema_ready = True
 
     @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-write connection inside one transaction, committed on success."""
+    def write(self, on_commit: Callable[[], None] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection inside one transaction, committed on success.
+
+        `on_commit` runs after the commit and the close, still under the write lock, so it sees
+        the file exactly as this write left it (e.g. to stamp a cache of the warehouse)."""
         self._ensure_schema()
         with self._locked(exclusive=True):
             con = duckdb.connect(str(self.path))
@@ -483,6 +486,8 @@ class Warehouse:
                 con.execute("COMMIT")
             finally:
                 con.close()
+            if on_commit is not None:
+                on_commit()
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:

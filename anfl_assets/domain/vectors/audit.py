@@ -38,7 +38,6 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 log = logging.getLogger(__name__)
@@ -209,24 +208,18 @@ class AuditLog:
         from anfl_assets.domain.warehouse import insert_rows
 
         table = pa.Table.from_pylist(rows, schema=AUDIT_SCHEMA)
-        # Warehouse.write() commits after its block, so a stamp taken inside it would precede the
-        # commit: the same lock and connection by hand, stamped before and after.
-        self.wh._ensure_schema()
-        with self.wh._locked(exclusive=True):
-            before = warehouse_stamp(self.wh.path)
-            self.in_flight = before
-            try:
-                con = duckdb.connect(str(self.wh.path))
-                try:
-                    con.execute("BEGIN TRANSACTION")
-                    insert_rows(con, "vectors.search_audit", table)
-                    con.execute("COMMIT")
-                finally:
-                    con.close()
-                if self.on_write is not None:  # still under the lock: no other write can come between
-                    self.on_write(before, warehouse_stamp(self.wh.path))
-            finally:
-                self.in_flight = None
+        before: list[tuple | None] = [None]
+
+        def written() -> None:  # still under the write lock: no other write can come between
+            if self.on_write is not None:
+                self.on_write(before[0], warehouse_stamp(self.wh.path))
+
+        try:
+            with self.wh.write(on_commit=written) as con:
+                before[0] = self.in_flight = warehouse_stamp(self.wh.path)
+                insert_rows(con, "vectors.search_audit", table)
+        finally:
+            self.in_flight = None
 
     def _due(self) -> bool:
         with self._lock:
