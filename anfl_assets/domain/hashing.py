@@ -15,7 +15,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +36,7 @@ NEWLINE_BY_BOM = (
     (codecs.BOM_UTF32_LE, "\n".encode("utf-32-le")), (codecs.BOM_UTF32_BE, "\n".encode("utf-32-be")),
     (codecs.BOM_UTF16_LE, "\n".encode("utf-16-le")), (codecs.BOM_UTF16_BE, "\n".encode("utf-16-be")),
 )
+_BOM_FIRST_BYTES = frozenset(bom[:1] for bom, _ in NEWLINE_BY_BOM)
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -68,6 +69,8 @@ def _buffer() -> memoryview:
 
 def newline_pattern(head: bytes) -> bytes:
     """The bytes of one newline in this file's encoding; empty for binary (nothing to count)."""
+    if head[:1] not in _BOM_FIRST_BYTES:  # no BOM can start here: the common case, one test
+        return b"" if b"\x00" in head else b"\n"
     for bom, pattern in NEWLINE_BY_BOM:
         if head.startswith(bom):
             return pattern
@@ -214,8 +217,14 @@ def read_many(paths: Sequence[bytes], sizes: Sequence[int], on_read: Callable[[i
     if workers > 1 and len(batches) > 1:
         # forkserver: a fork of this (possibly threaded) process could inherit a held lock
         ctx = multiprocessing.get_context("forkserver")
+        batch_bytes = [sum(sizes[b.start:b.stop]) for b in batches]
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            for batch, results in zip(batches, pool.map(_read_batch, [paths[b.start:b.stop] for b in batches])):
+            # biggest batches first, results taken as they finish: no worker idles at the end
+            # while another hashes the one big file left
+            pending = {pool.submit(_read_batch, paths[b.start:b.stop]): b
+                       for b, _ in sorted(zip(batches, batch_bytes), key=lambda x: -x[1])}
+            for future in as_completed(pending):
+                batch, results = pending.pop(future), future.result()
                 nbytes = 0
                 for i, values in zip(batch, results):
                     facts = _facts_of(values)

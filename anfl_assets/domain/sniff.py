@@ -104,11 +104,8 @@ def _decode_text(head: bytes, truncated: bool) -> str | None:
             return enc
     if b"\x00" in head:
         return None
-    try:
-        head.decode("ascii")
+    if head.isascii():  # most text; a check without decoding
         return "ascii"
-    except UnicodeDecodeError:
-        pass
     try:
         head.decode("utf-8")
         return "utf-8"
@@ -131,7 +128,6 @@ def shebang_language(head: bytes) -> str:
 
 
 def _text_type(head: bytes, name: str, ext: str) -> tuple[str, str]:
-    stripped = head.lstrip()
     if head.startswith(b"#!"):
         return shebang_language(head), "text/x-script"
     lower = name.rsplit("/", 1)[-1].lower()
@@ -139,6 +135,7 @@ def _text_type(head: bytes, name: str, ext: str) -> tuple[str, str]:
         return TEXT_BY_NAME.get(lower, TEXT_BY_NAME["dockerfile"])
     if ext in TEXT_BY_EXTENSION and ext not in ("txt", "lock", "tpl"):
         return TEXT_BY_EXTENSION[ext]
+    stripped = head.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:
             json.loads(head)
