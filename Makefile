@@ -50,4 +50,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_embed.py
 
 clean:
-	rm -rf $(VENV) .anfl
+	rm -rf $(VENV) .anfl build anfl_assets/_fastwalk*.so
