@@ -18,12 +18,10 @@ import yaml
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 
+from anfl_assets.domain.security import Level
 from anfl_assets.domain.vectors.pipeline import LEVEL_RANK, LEVELS
-from anfl_assets.domain.vectors.search import INDEXES, SearchError, SearchService
+from anfl_assets.domain.vectors.search import INDEXES, SearchError, SearchHit, SearchService
 from anfl_assets.settings import Settings
-
-Level = Literal["public", "internal", "confidential", "restricted"]
-
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=2000)
@@ -34,25 +32,10 @@ class SearchRequest(BaseModel):
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
 
 
-class SearchResult(BaseModel):
-    project: str
-    path: str
-    start_line: int
-    end_line: int
-    index: str
-    score: float
-    snippet: str
-    sensitivity: Level
-    symbol: str | None
-    last_commit: str | None
-    last_author: str | None
-    chunk_id: str
-
-
 class SearchResponse(BaseModel):
     caller: str
     clearance: Level
-    results: list[SearchResult]
+    results: list[SearchHit]  # the service's own dataclass: one definition of a hit
 
 
 def load_api_tokens(path: str | Path | None) -> dict[str, tuple[str, str]]:
@@ -131,6 +114,6 @@ def create_app(settings: Settings | None = None, service: SearchService | None =
                                         mode=request.mode)
         except SearchError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
-        return SearchResponse(caller=caller, clearance=clearance, results=[SearchResult(**h.as_dict()) for h in hits])
+        return SearchResponse(caller=caller, clearance=clearance, results=hits)
 
     return app

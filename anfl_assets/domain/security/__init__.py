@@ -9,10 +9,12 @@ long enough to be fingerprinted (HMAC) and redacted; they are never stored or lo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 CONFIDENCES = ("high", "medium", "low")
-LEVELS = ("public", "internal", "confidential", "restricted")
+Level = Literal["public", "internal", "confidential", "restricted"]  # lowest to highest
+LEVELS: tuple[str, ...] = get_args(Level)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
+from anfl_assets.domain.security import Level
 from anfl_assets.domain.vectors import INDEXES
 from anfl_assets.domain.vectors.audit import AuditLog, audit_row, warehouse_stamp
 from anfl_assets.domain.vectors.pipeline import LEVEL_RANK, LEVELS
@@ -47,7 +48,7 @@ class SearchHit:
     index: str
     score: float
     snippet: str
-    sensitivity: str
+    sensitivity: Level
     symbol: str | None
     last_commit: str | None
     last_author: str | None
