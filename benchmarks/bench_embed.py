@@ -144,7 +144,7 @@ def main(argv=None) -> int:
 
     def new_store() -> EmbeddingStore:
         store = EmbeddingStore(Warehouse(tmp / f"wh-{uuid.uuid4().hex}.duckdb"))
-        store._ensure_table()  # warehouse + table exist, empty: creating them is not per-embedding work
+        store.count()  # warehouse + schema exist, empty: creating them is not per-embedding work
         return store
 
     def new_cache(kind):

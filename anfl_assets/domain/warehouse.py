@@ -342,6 +342,16 @@ CREATE OR REPLACE VIEW security.secrets AS
            list(DISTINCT path ORDER BY path) AS paths, min(first_seen_at) AS first_seen_at
     FROM security.findings WHERE source = 'secret' GROUP BY project, fingerprint;
 CREATE SCHEMA IF NOT EXISTS vectors;
+-- every vector ever computed, by model and content (the embedding store behind the cache)
+CREATE TABLE IF NOT EXISTS vectors.embeddings (
+    model_id VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    dim INTEGER NOT NULL,
+    vector FLOAT[] NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (model_id, content_hash)
+);
+
 CREATE TABLE IF NOT EXISTS vectors.chunks (
     project VARCHAR NOT NULL,
     chunk_id VARCHAR NOT NULL,

@@ -291,40 +291,18 @@ def _glob_escape(s: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 
-EMBEDDINGS_DDL = """
-CREATE SCHEMA IF NOT EXISTS vectors;
-CREATE TABLE IF NOT EXISTS vectors.embeddings (
-    model_id VARCHAR NOT NULL,
-    content_hash VARCHAR NOT NULL,
-    dim INTEGER NOT NULL,
-    vector FLOAT[] NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (model_id, content_hash)
-);
-"""
-
-
 class EmbeddingStore:
     """Every vector ever computed, in the warehouse: `vectors.embeddings`, one row per
     (model_id, content_hash). Rows are never replaced: the first vector stored for a content wins
     (a model's output for a content does not change, and `model_id` names the model)."""
 
     def __init__(self, wh):
-        self.wh = wh
-        self._ready = False
-
-    def _ensure_table(self) -> None:
-        if self._ready:
-            return
-        with self.wh.write() as con:
-            con.execute(EMBEDDINGS_DDL)
-        self._ready = True
+        self.wh = wh  # the table is part of the warehouse schema (warehouse.SCHEMA_SQL)
 
     def get_many(self, model_id: str, content_hashes: Sequence[str]) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(content_hashes))
         if not wanted:
             return {}
-        self._ensure_table()
         with self.wh.read() as con:
             con.register("wanted_hashes", pa.table({"content_hash": pa.array(wanted, pa.string())}))
             try:
@@ -364,7 +342,6 @@ class EmbeddingStore:
             "vector": pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(values, pa.float32())),
             "created_at": pa.array([dt.datetime.now(dt.timezone.utc)] * len(hashes), pa.timestamp("us", "UTC")),
         })
-        self._ensure_table()
         with self.wh.write() as con:
             con.register("incoming_embeddings", rows)
             try:
@@ -375,7 +352,6 @@ class EmbeddingStore:
                 con.unregister("incoming_embeddings")
 
     def count(self, model_id: str | None = None) -> int:
-        self._ensure_table()
         with self.wh.read() as con:
             if model_id is None:
                 return con.execute("SELECT count(*) FROM vectors.embeddings").fetchone()[0]
