@@ -57,7 +57,6 @@ static int buf_put(buf_t *b, const void *src, size_t n) {
 typedef struct {
     buf_t paths, ends, stats, errnos, dir_err;
     size_t count;
-    int failed; /* out of memory */
 } out_t;
 
 typedef struct {
@@ -168,6 +167,8 @@ static int list_dir(shared_t *sh, out_t *o, const char *rel, stack_t_ *found) {
         }
         if (add_entry(o, child, child_len, &st, 0, 0)) { rc = -1; break; }
     }
+    if (rc == 0 && errno != 0) /* readdir failed part-way: the folder is an error row, not silently short */
+        rc = add_entry(o, rel_len ? rel : ".", rel_len ? rel_len : 1, NULL, errno, 1);
     free(child);
     closedir(dp);
     return rc;
@@ -195,10 +196,7 @@ static void *worker(void *arg) {
         free(dir);
 
         pthread_mutex_lock(&sh->lock);
-        if (rc) {
-            o->failed = 1;
-            sh->failed = 1;
-        }
+        if (rc) sh->failed = 1; /* out of memory: every thread stops */
         for (size_t i = 0; i < found.len; i++) {
             if (!sh->failed && stack_push(&sh->todo, found.items[i]) == 0) continue;
             free(found.items[i]);
@@ -238,9 +236,8 @@ static void free_out(out_t *o) {
 
 static PyObject *fastwalk_walk(PyObject *self, PyObject *args) {
     const char *root;
-    Py_ssize_t root_len;
     int threads;
-    if (!PyArg_ParseTuple(args, "y#i", &root, &root_len, &threads)) return NULL;
+    if (!PyArg_ParseTuple(args, "yi", &root, &threads)) return NULL; /* "y": no NUL inside the path */
     if (threads < 1) threads = 1;
     if (threads > 64) threads = 64;
 
@@ -256,6 +253,7 @@ static PyObject *fastwalk_walk(PyObject *self, PyObject *args) {
     void **targs = calloc((size_t)threads * 2, sizeof(void *));
     char *first = strdup("");
     int started = 0, nomem = !outs || !tids || !targs || !first || stack_push(&sh.todo, first);
+    if (nomem && first && (sh.todo.len == 0 || sh.todo.items[0] != first)) free(first); /* not on the stack */
 
     if (!nomem) {
         Py_BEGIN_ALLOW_THREADS

@@ -71,27 +71,21 @@ class StatusIndex:
 
     def status_column(self, keys: pa.Array) -> pa.Array:
         """`status_of` for every key at once (hash lookups in Arrow, not a Python loop per file)."""
-        if b"" in self.ignored_dirs:  # the whole project lies in an ignored folder
-            return pa.array(["ignored"] * len(keys), pa.string())
-
         def among(paths: set[bytes]) -> pa.Array:
             return pc.is_in(keys, value_set=pa.array(list(paths), pa.binary()))
 
+        text_dirs = [d for d in self.ignored_dirs if d.isascii()][:MAX_VECTOR_PREFIXES]
         ignored = among(self.ignored_files)
-        text_dirs = [d for d in self.ignored_dirs if d.isascii()]
-        for d in text_dirs[:MAX_VECTOR_PREFIXES]:
+        for d in text_dirs:
             ignored = pc.or_(ignored, pc.starts_with(keys, pattern=d.decode()))
         status = pc.case_when(pc.make_struct(among(self.tracked), among(self.untracked), ignored,
                                              field_names=["tracked", "untracked", "ignored"]),
                               "tracked", "untracked", "ignored", "untracked")
-        rest = tuple(d for d in self.ignored_dirs if d not in text_dirs[:MAX_VECTOR_PREFIXES])
-        if rest:  # many or non-ASCII ignored folders: the per-path rule for what is still open
-            undecided = pc.indices_nonzero(pc.equal(status, "untracked")).to_pylist()
+        if len(text_dirs) < len(self.ignored_dirs):  # many or non-ASCII ignored folders: the per-path
+            undecided = pc.indices_nonzero(pc.equal(status, "untracked"))  # rule for what is still open
             values = status.to_pylist()
-            for i in undecided:
-                key = keys[i].as_py()
-                if key not in self.untracked and key.startswith(rest):
-                    values[i] = "ignored"
+            for i, key in zip(undecided.to_pylist(), keys.take(undecided).to_pylist()):
+                values[i] = self.status_of(key)
             status = pa.array(values, pa.string())
         return status
 

@@ -1,9 +1,10 @@
-"""Read each changed file once: blake3 checksum, head bytes for sniffing, line count.
+"""Read each changed file once: blake3 checksum, line count, type sniffed from the head bytes.
 
 One pass per file does all content work, so a file is never read twice. Files
-are handed to a small thread pool in batches: `readinto` and blake3 release
-the GIL, so several reads are in flight on a cold cache while batching keeps
-GIL hand-offs low on warm small files (see benchmarks/RESULTS.md).
+go in batches to worker processes for a big read (hashing, line counting and
+sniffing hold the GIL between system calls, so threads keep one core busy) and
+to a small thread pool for a small one, where starting processes would cost more
+(see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import stat
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from blake3 import blake3
 
 from anfl_assets.domain.sniff import Sniffed, sniff
-from anfl_assets.domain.walk import VANISHED, error_text
+from anfl_assets.domain.scan_errors import error_text, scan_error
 
 READ_CHUNK = 1 << 20
 HEAD_BYTES = 8192
@@ -45,7 +46,6 @@ class ContentFacts:
     """What one read of a file tells; `error` set means the other fields are partial."""
 
     blake3: str | None = None
-    head: bytes = b""
     newlines: int = 0
     ends_with_newline: bool = True
     bytes_read: int = 0
@@ -83,7 +83,7 @@ def read_content(full_path: bytes) -> ContentFacts:
     try:
         fd = os.open(full_path, _OPEN_FLAGS)
     except OSError as exc:
-        facts.error = VANISHED if exc.errno == errno.ENOENT else error_text(exc)
+        facts.error = scan_error(exc.errno or errno.EIO)
         return facts
     try:
         before = os.fstat(fd)
@@ -91,9 +91,9 @@ def read_content(full_path: bytes) -> ContentFacts:
             facts.error = "replaced by a non-regular file during scan"
             return facts
         if before.st_size < READ_CHUNK:
-            _read_small(fd, before.st_size, facts)
+            head = _read_small(fd, before.st_size, facts)
         else:
-            _read_large(fd, facts)
+            head = _read_large(fd, facts)
         after = os.fstat(fd)
         facts.size, facts.mtime_ns, facts.ctime_ns, facts.inode = (
             after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino)
@@ -101,7 +101,7 @@ def read_content(full_path: bytes) -> ContentFacts:
             facts.error = "changed during scan"
             facts.blake3 = None
         name = full_path.rsplit(b"/", 1)[-1].decode("utf-8", "backslashreplace")
-        facts.sniffed = sniff(facts.head, name, facts.bytes_read)
+        facts.sniffed = sniff(head, name, facts.bytes_read)
     except OSError as exc:
         facts.error = error_text(exc)
         facts.blake3 = None
@@ -110,24 +110,27 @@ def read_content(full_path: bytes) -> ContentFacts:
     return facts
 
 
-def _read_small(fd: int, size: int, facts: ContentFacts) -> None:
-    """Most files: one `read` of the whole file (one more byte shows growth), no loop."""
+def _read_small(fd: int, size: int, facts: ContentFacts) -> bytes:
+    """Most files: one `read` of the whole file (one more byte shows growth), no loop. Returns
+    the head bytes for sniffing."""
     data = os.read(fd, size + 1)  # a byte more than expected shows growth (the caller then flags it)
     while len(data) < size:  # a short read (network file systems) goes on to the end of the file
         more = os.read(fd, size + 1 - len(data))
         if not more:
             break
         data += more
-    facts.head = data[:HEAD_BYTES]
-    newline = newline_pattern(facts.head)
+    head = data[:HEAD_BYTES]
+    newline = newline_pattern(head)
     facts.newlines = data.count(newline) if newline else 0
     facts.ends_with_newline = not data or not newline or data.endswith(newline)
     facts.bytes_read = len(data)
     facts.blake3 = blake3(data).hexdigest()
+    return head
 
 
-def _read_large(fd: int, facts: ContentFacts) -> None:
-    """Big files stream through one reused buffer, so memory stays flat whatever the size."""
+def _read_large(fd: int, facts: ContentFacts) -> bytes:
+    """Big files stream through one reused buffer, so memory stays flat whatever the size.
+    Returns the head bytes for sniffing."""
     buf = _buffer()
     hasher = blake3()
     head = b""
@@ -146,12 +149,12 @@ def _read_large(fd: int, facts: ContentFacts) -> None:
                 newlines += buf.obj.count(newline, 0, n)
             total += n
             n_last = n
-    facts.head = head
     facts.newlines = newlines
     facts.ends_with_newline = (total == 0 or not newline
                                or (n_last >= len(newline) and bytes(buf[n_last - len(newline):n_last]) == newline))
     facts.bytes_read = total
     facts.blake3 = hasher.hexdigest()
+    return head
 
 
 def _batches(paths: Sequence[bytes], sizes: Sequence[int]) -> list[range]:
@@ -166,19 +169,17 @@ def _batches(paths: Sequence[bytes], sizes: Sequence[int]) -> list[range]:
     return out
 
 
-FACT_FIELDS = ("blake3", "newlines", "ends_with_newline", "bytes_read", "size", "mtime_ns", "ctime_ns", "inode",
-               "error", "sniffed")
+FACT_FIELDS = tuple(f.name for f in fields(ContentFacts))
 
 
 def _read_batch(paths: Sequence[bytes]) -> list[tuple]:
     """Worker-process side of `read_many`: the facts as plain tuples (a dataclass pickles several
-    times slower) and without the head bytes (sniffed already; 8 KiB a file would dominate the
-    pipe)."""
+    times slower)."""
     out = []
     for path in paths:
         f = read_content(path)
-        out.append((f.blake3, f.newlines, f.ends_with_newline, f.bytes_read, f.size, f.mtime_ns, f.ctime_ns,
-                    f.inode, f.error, tuple(f.sniffed) if f.sniffed else None))
+        f.sniffed = tuple(f.sniffed) if f.sniffed else None
+        out.append(tuple(getattr(f, name) for name in FACT_FIELDS))
     return out
 
 

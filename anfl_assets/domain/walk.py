@@ -17,34 +17,20 @@ import numpy as np
 import pathspec
 import pyarrow as pa
 
+from anfl_assets.domain.scan_errors import error_text, scan_error
+
 # `.git` internals are git's, not the project's; the repository itself is read by `gitrepo`.
 ALWAYS_SKIPPED_DIRS = frozenset({b".git"})
 
-VANISHED = "vanished during scan"
 # Threads of the native walker: listing and stat calls of several directories in flight.
 NATIVE_WALK_THREADS = min(4, os.cpu_count() or 1)
 
-KIND_BY_MODE = (
-    (stat.S_ISREG, "file"),
-    (stat.S_ISLNK, "symlink"),
-    (stat.S_ISFIFO, "fifo"),
-    (stat.S_ISSOCK, "socket"),
-    (stat.S_ISCHR, "device"),
-    (stat.S_ISBLK, "device"),
-)
+KIND_BY_FORMAT = {stat.S_IFREG: "file", stat.S_IFLNK: "symlink", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket",
+                  stat.S_IFCHR: "device", stat.S_IFBLK: "device"}
 
 
 def kind_of(mode: int) -> str:
-    for test, kind in KIND_BY_MODE:
-        if test(mode):
-            return kind
-    return "other"
-
-
-def error_text(exc: OSError) -> str:
-    """One short, stable phrase per errno, so scan errors group well in SQL."""
-    name = errno.errorcode.get(exc.errno or 0, "EIO")
-    return f"{name}: {exc.strerror or exc}"
+    return KIND_BY_FORMAT.get(stat.S_IFMT(mode), "other")
 
 
 STAT_FIELDS = ("size", "allocated", "mtime_ns", "ctime_ns", "mode", "uid", "gid", "inode", "nlink")
@@ -106,10 +92,6 @@ try:  # the native walker (anfl_assets/_fastwalk.c), built at install where a C 
 except ImportError:  # pragma: no cover - depends on the install
     _fastwalk = None
 
-KIND_BY_FORMAT = {stat.S_IFREG: "file", stat.S_IFLNK: "symlink", stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket",
-                  stat.S_IFCHR: "device", stat.S_IFBLK: "device"}
-
-
 def native_walk_available() -> bool:
     return _fastwalk is not None
 
@@ -124,7 +106,7 @@ def _walk_native(root_b: bytes, threads: int) -> WalkColumns:
     cols.stats.frombytes(stats)
     err = np.frombuffer(errnos, dtype=np.int32)
     cols.no_stat = bytearray((err != 0).astype(np.uint8).tobytes())
-    modes = np.frombuffer(stats, dtype=np.int64)[STAT_INDEX["mode"]::N_STAT] & stat.S_IFMT(0o177777)
+    modes = np.frombuffer(stats, dtype=np.int64)[STAT_INDEX["mode"]::N_STAT] & 0o170000  # S_IFMT
     cols.kind = [KIND_BY_FORMAT.get(m, "other") for m in modes.tolist()]
     cols.error = [None] * len(cols.rel)
     is_dir_error = np.frombuffer(dir_errors, dtype=np.uint8)
@@ -135,7 +117,7 @@ def _walk_native(root_b: bytes, threads: int) -> WalkColumns:
             cols.error[i] = error_text(OSError(code, os.strerror(code)))
         else:  # vanished between listing and stat, or no permission
             cols.kind[i] = "file"
-            cols.error[i] = VANISHED if code == errno.ENOENT else error_text(OSError(code, os.strerror(code)))
+            cols.error[i] = scan_error(code)
     return cols
 
 
@@ -188,7 +170,7 @@ def walk_tree(root: Path, ignore: pathspec.PathSpec | None = None,
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError as exc:  # vanished between listing and stat, or no permission
-                    cols.add_error(rel, "file", VANISHED if exc.errno == errno.ENOENT else error_text(exc))
+                    cols.add_error(rel, "file", scan_error(exc.errno or errno.EIO))
                     continue
                 # Appends inlined: this loop runs once per file and its overhead shows against `find`.
                 mode = st.st_mode

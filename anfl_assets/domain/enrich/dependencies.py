@@ -1225,7 +1225,8 @@ def _yget(node, key: str):
     return None
 
 
-def _ystr(node) -> str | None:
+def yaml_scalar(node) -> str | None:
+    """The text of a YAML scalar node; None for null, a mapping or a sequence."""
     if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
         return str(node.value)
     return None
@@ -1240,7 +1241,7 @@ def _yseq(node) -> list:
 
 
 def _image_row(b: _Builder, node, detail: str, env: Mapping[str, str] | None = None, **attrs) -> None:
-    ref = _ystr(node)
+    ref = yaml_scalar(node)
     if not ref or "{{" in ref:
         return
     missing: list[str] = []
@@ -1281,14 +1282,15 @@ def _compose(b: _Builder, root) -> None:
     for svc, _, body in _ymap(_yget(root, "services")):
         img = _yget(body, "image")
         if img is not None:
-            _image_row(b, img, "runtime", {}, service=svc, platform=_ystr(_yget(body, "platform")))
+            _image_row(b, img, "runtime", {}, service=svc, platform=yaml_scalar(_yget(body, "platform")))
         build = build_key = None
         for key, knode, v in _ymap(body):
             if key == "build":
                 build, build_key = v, knode
         if build is not None:
-            context = _ystr(build) if isinstance(build, yaml.ScalarNode) else _ystr(_yget(build, "context")) or "."
-            dockerfile = _ystr(_yget(build, "dockerfile")) if isinstance(build, yaml.MappingNode) else None
+            context = (yaml_scalar(build) if isinstance(build, yaml.ScalarNode)
+                       else yaml_scalar(_yget(build, "context")) or ".")
+            dockerfile = yaml_scalar(_yget(build, "dockerfile")) if isinstance(build, yaml.MappingNode) else None
             if context and "://" not in context and not context.startswith("git@"):
                 df = dockerfile or "Dockerfile"
                 target = _local(b.path, posixpath.join(context, df))
@@ -1298,7 +1300,7 @@ def _compose(b: _Builder, root) -> None:
 def _gha(b: _Builder, root) -> None:
     for job, _, body in _ymap(_yget(root, "jobs")):
         uses = _yget(body, "uses")
-        if _ystr(uses):
+        if yaml_scalar(uses):
             _uses_row(b, uses, job)
         container = _yget(body, "container")
         if container is not None:
@@ -1310,12 +1312,12 @@ def _gha(b: _Builder, root) -> None:
                 _image_row(b, img, "ci", job=job, service=svc)
         for step in _yseq(_yget(body, "steps")):
             u = _yget(step, "uses")
-            if _ystr(u):
+            if yaml_scalar(u):
                 _uses_row(b, u, job)
 
 
 def _uses_row(b: _Builder, node, job: str) -> None:
-    ref = _ystr(node).strip()
+    ref = yaml_scalar(node).strip()
     if ref.startswith("docker://"):
         name, spec = split_image(ref[9:])
         b.add("docker", name, spec, "image", "ci", _yline(node), job=job)
@@ -1331,7 +1333,7 @@ _GITLAB_RESERVED = {"stages", "variables", "include", "workflow", "default", "im
 
 
 def _gitlab(b: _Builder, root) -> None:
-    env = {k: _ystr(v) for k, _, v in _ymap(_yget(root, "variables")) if _ystr(v) is not None}
+    env = {k: yaml_scalar(v) for k, _, v in _ymap(_yget(root, "variables")) if yaml_scalar(v) is not None}
 
     def image(node, job: str | None, **attrs) -> None:
         node = node if isinstance(node, yaml.ScalarNode) else _yget(node, "name")
@@ -1367,20 +1369,20 @@ def _helm_values(b: _Builder, root) -> None:
             return
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            repo = _ystr(_yget(node, "repository"))
+            repo = yaml_scalar(_yget(node, "repository"))
             if key.lower().endswith("image") and repo:
-                reg = _ystr(_yget(node, "registry"))
+                reg = yaml_scalar(_yget(node, "registry"))
                 name = f"{reg.rstrip('/')}/{repo}" if reg else repo
-                tag = _ystr(_yget(node, "tag"))
-                digest = _ystr(_yget(node, "digest"))
+                tag = yaml_scalar(_yget(node, "tag"))
+                digest = yaml_scalar(_yget(node, "digest"))
                 spec = f"{tag}@{digest}" if tag and digest else (tag or digest)
                 # Helm convention: an empty tag means the chart's appVersion, not `latest`
                 found.append((_yline(_yget(node, "repository")), name, spec or None,
                               {} if spec else {"tag_default": "chart appVersion"}))
                 return
             for k, _, v in _ymap(node):
-                if k.lower().endswith("image") and _looks_like_image(_ystr(v)):
-                    n, s = split_image(_ystr(v))
+                if k.lower().endswith("image") and _looks_like_image(yaml_scalar(v)):
+                    n, s = split_image(yaml_scalar(v))
                     if n:
                         found.append((_yline(v), n, s, {}))
                 else:
@@ -1402,18 +1404,18 @@ def _looks_like_image(ref: str | None) -> bool:
 
 
 def _chart(b: _Builder, root, kind: str) -> None:
-    name = _ystr(_yget(root, "name"))
+    name = yaml_scalar(_yget(root, "name"))
     if name and kind == "chart":
         b.provides.append(("helm", name))
     for dep in _yseq(_yget(root, "dependencies")):
-        n = _ystr(_yget(dep, "name"))
+        n = yaml_scalar(_yget(dep, "name"))
         if not n:
             continue
-        repo = _ystr(_yget(dep, "repository"))
-        version = _ystr(_yget(dep, "version"))
+        repo = yaml_scalar(_yget(dep, "repository"))
+        version = yaml_scalar(_yget(dep, "version"))
         spec = _local(b.path, repo) if repo and repo.startswith("file://") else version
         b.add("helm", n, spec, kind, "runtime", _yline(_yget(dep, "name")),
-              repository=repo, condition=_ystr(_yget(dep, "condition")), alias=_ystr(_yget(dep, "alias")))
+              repository=repo, condition=yaml_scalar(_yget(dep, "condition")), alias=yaml_scalar(_yget(dep, "alias")))
 
 
 def _parse_yaml(b: _Builder, text: str, kind: str) -> None:

@@ -48,7 +48,7 @@ from typing import Any
 import yaml
 
 from anfl_assets.domain.enrich.config_patterns import _yaml_loader_for, is_secret_key_name, looks_like_secret_value
-from anfl_assets.domain.enrich.dependencies import split_image, strip_hcl_comments
+from anfl_assets.domain.enrich.dependencies import split_image, strip_hcl_comments, yaml_scalar
 from anfl_assets.domain.security import RiskFinding
 
 # Changes whenever this module's source does (so cached results are redone after an upgrade).
@@ -272,12 +272,6 @@ def _dig(node, *keys: str):
     return node
 
 
-def _str(node) -> str | None:
-    if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
-        return str(node.value)
-    return None
-
-
 def _bool(node) -> bool | None:
     if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:bool":
         low = node.value.lower()
@@ -381,7 +375,7 @@ def _pod_spec(root, kind: str):
 def _k8s_object(root, out: list, templated: bool, depth: int) -> None:
     if not isinstance(root, yaml.MappingNode) or depth > 3:
         return
-    kind = _str(_val(root, "kind")) or ""
+    kind = yaml_scalar(_val(root, "kind")) or ""
     if kind == "List" or (kind.endswith("List") and isinstance(_val(root, "items"), yaml.SequenceNode)):
         for item in _seq(_val(root, "items")):
             _k8s_object(item, out, templated, depth + 1)
@@ -389,32 +383,32 @@ def _k8s_object(root, out: list, templated: bool, depth: int) -> None:
     if not kind:
         return
     meta = _val(root, "metadata")
-    name = _str(_val(meta, "name")) or "<unnamed>"
+    name = yaml_scalar(_val(meta, "name")) or "<unnamed>"
     if _TPL in name:
         name = "<templated>"
     res = f"{kind}/{name}"
     ns_node = _val(meta, "namespace")
-    if _str(ns_node) == "default" and kind not in _CLUSTER_SCOPED:
+    if yaml_scalar(ns_node) == "default" and kind not in _CLUSTER_SCOPED:
         out.append(_finding("k8s-default-namespace", _line(ns_node),
                             f"{res} is placed in the `default` namespace; give workloads their own namespace",
                             res))
     if kind == "Service":
         type_node = _dig(root, "spec", "type")
-        stype = _str(type_node)
+        stype = yaml_scalar(type_node)
         if stype in ("LoadBalancer", "NodePort"):
             out.append(_finding("k8s-service-exposed", _line(type_node),
                                 f"Service {name} has type {stype}, reachable from outside the cluster", res))
         return
     if kind in ("ClusterRoleBinding", "RoleBinding"):
         role_node = _dig(root, "roleRef", "name")
-        if _str(role_node) == "cluster-admin":
+        if yaml_scalar(role_node) == "cluster-admin":
             out.append(_finding("k8s-cluster-admin-binding", _line(role_node),
                                 f"{kind} {name} grants the cluster-admin role", res))
         return
     if kind in ("ClusterRole", "Role"):
         wild = [rule for rule in _seq(_val(root, "rules"))
-                if "*" in {_str(v) for v in _seq(_val(rule, "verbs"))}
-                and "*" in {_str(v) for v in _seq(_val(rule, "resources"))}]
+                if "*" in {yaml_scalar(v) for v in _seq(_val(rule, "verbs"))}
+                and "*" in {yaml_scalar(v) for v in _seq(_val(rule, "resources"))}]
         if wild:
             out.append(_finding("k8s-rbac-wildcard", _line(wild[0]),
                                 f"{kind} {name} has {len(wild)} rule(s) allowing verbs [*] on resources [*]", res))
@@ -433,8 +427,8 @@ def _pod_checks(pod, res: str, out: list, templated: bool) -> None:
         k, hp = _get(vol, "hostPath")
         if hp is None:
             continue
-        hpath = _str(_val(hp, "path")) or "?"
-        vname = _str(_val(vol, "name")) or "?"
+        hpath = yaml_scalar(_val(hp, "path")) or "?"
+        vname = yaml_scalar(_val(vol, "name")) or "?"
         vres = f"{res} volume {vname}"
         if hpath.rstrip("/") in _RUNTIME_SOCKETS or hpath.endswith((".sock", "/docker.sock")):
             out.append(_finding("k8s-container-runtime-socket", _line(k),
@@ -449,7 +443,7 @@ def _pod_checks(pod, res: str, out: list, templated: bool) -> None:
         for c in _seq(_val(pod, key)):
             if not isinstance(c, yaml.MappingNode):
                 continue
-            cname = _str(_val(c, "name")) or "?"
+            cname = yaml_scalar(_val(c, "name")) or "?"
             cres = f"{res} {label} {cname}"
             _container_checks(c, cres, label, out, templated, (pod_user_k, pod_user), (pod_nonroot_k, pod_nonroot))
 
@@ -470,7 +464,7 @@ def _container_checks(c, cres: str, label: str, out: list, templated: bool, pod_
         out.append(_finding("k8s-privilege-escalation-not-blocked", _line(sc_k) or start,
                             f"{cres} does not set securityContext.allowPrivilegeEscalation: false", cres))
     add_k, add = _get(_val(sc, "capabilities"), "add")
-    caps = [(_str(x) or "").upper().removeprefix("CAP_") for x in _seq(add)]
+    caps = [(yaml_scalar(x) or "").upper().removeprefix("CAP_") for x in _seq(add)]
     bad = [cap for cap in caps if cap in _DANGEROUS_CAPS]
     if bad:
         out.append(_finding("k8s-dangerous-capabilities", _line(add_k),
@@ -493,7 +487,7 @@ def _container_checks(c, cres: str, label: str, out: list, templated: bool, pod_
             out.append(_finding("k8s-root-not-prevented", _line(sc_k) or start,
                                 f"{cres} sets neither runAsNonRoot: true nor a non-zero runAsUser", cres))
     img_node = _val(c, "image")
-    image = _str(img_node)
+    image = yaml_scalar(img_node)
     if image and _TPL not in image and "$" not in image and "{" not in image:
         name, spec = split_image(image)
         if spec is None or spec == "latest":
@@ -508,9 +502,9 @@ def _container_checks(c, cres: str, label: str, out: list, templated: bool, pod_
             out.append(_finding("k8s-missing-resource-limits", _line(res_k) or start,
                                 f"{cres} has {what}: one pod can exhaust the node", cres))
     for env in _seq(_val(c, "env")):
-        ename = _str(_val(env, "name"))
+        ename = yaml_scalar(_val(env, "name"))
         v_node = _val(env, "value")
-        if ename and _literal_secret(ename, _str(v_node)):
+        if ename and _literal_secret(ename, yaml_scalar(v_node)):
             out.append(_finding("k8s-secret-in-env", _line(v_node),
                                 f"{cres} env {ename} has a literal value; use valueFrom.secretKeyRef",
                                 f"{cres} env {ename}"))
@@ -745,29 +739,29 @@ def _scan_compose(path: str, content: bytes, out: list) -> None:
             if _bool(pv):
                 out.append(_finding("compose-privileged", _line(pk), f"{res} runs privileged", res))
             shared = [(key, hk) for key in ("network_mode", "pid", "ipc", "userns_mode", "uts")
-                      for hk, hv in [_get(svc, key)] if _str(hv) == "host"]
+                      for hk, hv in [_get(svc, key)] if yaml_scalar(hv) == "host"]
             if shared:
                 out.append(_finding("compose-host-namespace", _line(shared[0][1]),
                                     f"{res} sets {', '.join(key + ': host' for key, _ in shared)}", res))
             for vol in _seq(_val(svc, "volumes")):
-                src = _str(vol)
+                src = yaml_scalar(vol)
                 if src is not None:
                     src = src.split(":", 1)[0]
                 else:
-                    src = _str(_val(vol, "source")) or ""
+                    src = yaml_scalar(_val(vol, "source")) or ""
                 if src.endswith((".sock", "/docker.sock")) or src.rstrip("/") in ("/var/run", "/run"):
                     out.append(_finding("compose-container-runtime-socket", _line(vol),
                                         f"{res} mounts the host's {src}: control of the host", f"{res} volume {src}"))
             env = _val(svc, "environment")
             if isinstance(env, yaml.MappingNode):
                 for ek, ev in env.value:
-                    if isinstance(ek, yaml.ScalarNode) and _literal_secret(ek.value, _str(ev)):
+                    if isinstance(ek, yaml.ScalarNode) and _literal_secret(ek.value, yaml_scalar(ev)):
                         out.append(_finding("compose-secret-in-env", _line(ev),
                                             f"{res} environment {ek.value} has a literal value; use an env_file "
                                             "kept out of git or compose secrets", f"{res} env {ek.value}"))
             else:
                 for item in _seq(env):
-                    s = _str(item)
+                    s = yaml_scalar(item)
                     if s and "=" in s:
                         ename, _, evalue = s.partition("=")
                         if _literal_secret(ename.strip(), evalue):
