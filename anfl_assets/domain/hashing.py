@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import codecs
 import errno
-import multiprocessing
 import os
 import stat
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, fields
 
 import numpy as np
 from blake3 import blake3
 
-from anfl_assets.domain.sniff import Sniffed, sniff
 from anfl_assets.domain.scan_errors import error_text, scan_error
+from anfl_assets.domain.sniff import Sniffed, sniff
+from anfl_assets.domain.workers import worker_pool
 
 READ_CHUNK = 1 << 20
 HEAD_BYTES = 8192
@@ -216,10 +216,8 @@ def read_many(paths: Sequence[bytes], sizes: Sequence[int], on_read: Callable[[i
     workers = use_processes(processes, len(paths), sum(sizes))
     total = 0
     if workers > 1 and len(batches) > 1:
-        # forkserver: a fork of this (possibly threaded) process could inherit a held lock
-        ctx = multiprocessing.get_context("forkserver")
         batch_bytes = [sum(sizes[b.start:b.stop]) for b in batches]
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        with worker_pool(workers) as pool:
             # biggest batches first, results taken as they finish: no worker idles at the end
             # while another hashes the one big file left
             pending = {pool.submit(_read_batch, paths[b.start:b.stop]): b

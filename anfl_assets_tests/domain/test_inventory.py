@@ -362,12 +362,13 @@ def test_worker_processes_record_the_same_rows_as_threads(tmp_path, monkeypatch)
         fh.write(b"espresso\n")
     started = []
 
-    class RecordingPool(hashing.ProcessPoolExecutor):
-        def __init__(self, *args, **kwargs):
-            started.append(kwargs["max_workers"])
-            super().__init__(*args, **kwargs)
+    real_pool = hashing.worker_pool
 
-    monkeypatch.setattr(hashing, "ProcessPoolExecutor", RecordingPool)
+    def recording_pool(workers):
+        started.append(workers)
+        return real_pool(workers)
+
+    monkeypatch.setattr(hashing, "worker_pool", recording_pool)
     monkeypatch.setattr(hashing, "PROCESS_MIN_FILES", 1)
     monkeypatch.setattr(hashing, "BATCH_FILES", 3)  # several batches, so several tasks
     in_process = build_inventory("p", root, processes=1)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
+from anfl_assets.domain.workers import worker_pool
 
 PROCESSED_SCHEMA = pa.schema([
     ("project", pa.string()), ("extractor", pa.string()), ("path", pa.string()), ("blake3", pa.string()),
@@ -119,5 +119,5 @@ def pool_map(fn: Callable[[object], object], chunks: list, workers: int) -> list
     """`fn` over chunks of work, in worker processes when there is more than one chunk."""
     if workers <= 1 or len(chunks) <= 1:
         return list(map(fn, chunks))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         return list(pool.map(fn, chunks))
