@@ -20,6 +20,7 @@ Nothing here is a real credential: every value is random output of `random.Rando
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -789,8 +790,8 @@ def _archives(c: Corpus, g: Gen) -> None:
     members["app/settings.py"] = st.text()
     members["app/logo.png"] = b"\x89PNG\r\n\x1a\n" + g.b(2000)
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
+        for name, data in members.items():  # fixed member dates: the same seed gives the same bytes
+            zf.writestr(zipfile.ZipInfo(name, date_time=(2023, 3, 1, 12, 0, 0)), data, zipfile.ZIP_DEFLATED)
     c.files["backups/config-2023.zip"] = buf.getvalue()
     c.positives.extend(env.pos + st.pos)
 
@@ -800,8 +801,8 @@ def _archives(c: Corpus, g: Gen) -> None:
     tb.secret(f'db_password = "{g.strong(22)}"', "generic")
     raw = tb.text().encode()
     tbuf = io.BytesIO()
-    with tarfile.open(fileobj=tbuf, mode="w:gz") as tf:
-        info = tarfile.TarInfo("infra/terraform.tfvars")
+    with gzip.GzipFile(fileobj=tbuf, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tf:
+        info = tarfile.TarInfo("infra/terraform.tfvars")  # mtime 0 in the tar and gzip headers alike
         info.size = len(raw)
         tf.addfile(info, io.BytesIO(raw))
     c.files["backups/infra-2022.tar.gz"] = tbuf.getvalue()
