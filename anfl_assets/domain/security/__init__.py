@@ -31,6 +31,7 @@ class SecretMatch:
     context: str = "text"  # text | base64 | notebook-source | notebook-output | archive
     member: str | None = None  # path inside an archive, for context == "archive"
     allowed_inline: bool = False  # the line carries an `anfl:allow` comment
+    end_line: int | None = None  # last line the secret spans (a PEM key, a multi-line string); None: `line`
 
 
 @dataclass(frozen=True, slots=True)

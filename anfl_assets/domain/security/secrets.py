@@ -1101,10 +1101,12 @@ class SecretScanner:
             j = text.find("\n", a, a + 65536)
             line_end = j if j >= 0 else min(n, a + 65536)
             allowed = bool(ALLOW_RE.search(text, max(line_start, a - 65536), line_end))
+            spans = text.count("\n", a, max(a, c.end - 1))  # newlines inside the match: a multi-line secret
             out.append(SecretMatch(
                 rule=c.rule.id, kind=c.rule.kind, severity=c.severity, confidence=c.confidence, line=line_no,
                 column=a - line_start + 1, value=c.value,
-                context=c.context if context == "text" else context, member=member, allowed_inline=allowed))
+                context=c.context if context == "text" else context, member=member, allowed_inline=allowed,
+                end_line=line_no + spans if spans else None))
         return out
 
     # ------------------------------------------------------------------ notebooks

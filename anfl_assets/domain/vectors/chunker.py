@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 CATEGORY_INDEX = {"code": "code", "config": "config", "documentation": "docs", "infrastructure": "infra"}
 YAML_INFRA = {"kubernetes", "helm", "compose", "ci", "ansible"}
 
@@ -63,9 +63,10 @@ def index_for(category: str | None) -> str | None:
 def redact(text: str, matches: Sequence) -> str:
     """Replace every secret match (objects with line, column, value, rule, context) in `text`.
 
-    A value found verbatim on its line is replaced wherever it occurs there; an encoded one
-    (base64 blob, notebook JSON escaping) takes the whole token at its column with it; if
-    neither can be placed, the whole line goes, so a secret can never survive redaction.
+    A value found verbatim on its line is replaced wherever it occurs there. A value that is not
+    (a PEM key spread over lines, a key written with JSON escapes) takes every line it spans
+    with it; an encoded one (base64 blob, notebook JSON escaping) the whole token at its column;
+    if neither can be placed, the whole line goes, so a secret can never survive redaction.
     """
     if not matches:
         return text
@@ -78,6 +79,10 @@ def redact(text: str, matches: Sequence) -> str:
         line = lines[i]
         if m.value and m.value in line:
             lines[i] = line.replace(m.value, tag)
+            continue
+        last = min(len(lines), getattr(m, "end_line", None) or m.line) - 1
+        if last > i or getattr(m, "context", "text") == "text":  # assembled from lines or escapes
+            lines[i:last + 1] = [tag] * (last + 1 - i)
             continue
         col = max(0, (m.column or 1) - 1)
         if col < len(line) and not line[col].isspace():

@@ -138,3 +138,35 @@ def test_notebook_cells_become_readable_text_with_ipynb_lines():
     assert "The eval set is skewed." in chunk.text and "neutral 600" in chunk.text and '"cell_type"' not in chunk.text
     assert chunk.start_line == raw.split("\n").index(next(l for l in raw.split("\n") if '"cell_type"' in l)) + 1
     assert chunk.index == "code"
+
+
+def _pem_and_service_account() -> tuple[str, str, str]:
+    """A PEM key over many lines, and the same key inside a GCP service-account JSON (one line of
+    JSON escapes): the scanner reports each as one match whose value is on no single line."""
+    import base64
+    import json
+    import random
+
+    rnd = random.Random(11)
+    body = base64.b64encode(bytes(rnd.getrandbits(8) for _ in range(900))).decode()
+    pem = ("-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(body[i:i + 64] for i in range(0, len(body), 64))
+           + "\n-----END RSA PRIVATE KEY-----\n")
+    account = json.dumps({"type": "service_account", "project_id": "acme-prod", "private_key_id": "9f" * 20,
+                          "private_key": pem, "client_email": "ci@acme-prod.iam.gserviceaccount.com"}, indent=2)
+    return body, "# deploy key for the build box\n" + pem + "rotate_after_days = 90\n", account
+
+
+def test_redaction_takes_every_line_of_a_multiline_key_with_the_real_scanner():
+    from anfl_assets.domain.security.pipeline import secret_scanner
+
+    body, key_file, account = _pem_and_service_account()
+    scanner = secret_scanner(None)
+    for path, text in (("deploy/build.pem", key_file), ("ci/service-account.json", account)):
+        matches = scanner.scan_text(path, text)
+        assert matches, path
+        out = redact(text, matches)
+        leaked = [body[i:i + 16] for i in range(0, len(body) - 16, 16) if body[i:i + 16] in out]
+        assert not leaked, f"{path}: key material left after redaction: {leaked[:3]}"
+        assert out.count("\n") == text.count("\n")  # lines kept, so chunk line numbers stay true
+    redacted = redact(key_file, scanner.scan_text("deploy/build.pem", key_file)).split("\n")
+    assert redacted[0] == "# deploy key for the build box" and redacted[-2] == "rotate_after_days = 90"
