@@ -94,9 +94,10 @@ def refresh_chunks(wh: Warehouse, project: Project, tokenizer, scanner) -> WorkS
             errors[-1] = f"{type(exc).__name__}: {str(exc)[:200]}"
             skipped.append((path, "chunker error"))
             continue
-        for c in chunks:
+        for c in chunks:  # stored at the top level until refresh_chunk_sensitivity lowers it: fail closed
             chunk_rows.append((project.name, c.chunk_id(project.name), c.index, c.path, c.start_line, c.end_line,
-                               c.symbol, c.kind, c.content_hash, c.tokens, "internal", "internal", 1, c.text))
+                               c.symbol, c.kind, c.content_hash, c.tokens, LEVELS[-1], LEVELS[-1],
+                               LEVEL_RANK[LEVELS[-1]], c.text))
     table = pa.table({name: [r[i] for r in chunk_rows] for i, name in enumerate(CHUNK_SCHEMA.names)},
                      schema=CHUNK_SCHEMA)
     skipped_table = pa.table({"project": [project.name] * len(skipped), "path": [p for p, _ in skipped],
