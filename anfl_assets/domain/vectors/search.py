@@ -314,7 +314,7 @@ class SearchService:
             unknown = sorted(set(projects) - set(snap.projects))
             if unknown:
                 raise SearchError(f"unknown project(s): {', '.join(unknown)}")
-            return list(projects)
+            return list(dict.fromkeys(projects))  # a name given twice must not count twice in the fusion
         return list(snap.projects)
 
     # -- the search
@@ -341,12 +341,14 @@ class SearchService:
         if mode in ("hybrid", "dense"):
             # one dense ranking across the asked indexes: cosine scores of one model compare directly
             by_model: dict[str, list[tuple[str, float]]] = {}
+            vectors: dict[str, np.ndarray] = {}  # the query embedded once per model, not per index
             for index in indexes:
                 embedder = self.embedders.get(index)
                 if embedder is not None:
-                    vec = self._query_vector(embedder, query)
+                    if embedder.model_id not in vectors:
+                        vectors[embedder.model_id] = self._query_vector(embedder, query)
                     by_model.setdefault(embedder.model_id, []).extend(
-                        self.store.query(index, vec, depth, max_rank, names))
+                        self.store.query(index, vectors[embedder.model_id], depth, max_rank, names))
             rankings += [sorted(found, key=lambda t: -t[1])[:depth] for found in by_model.values()]
         if mode in ("hybrid", "lexical"):
             tokens = tokenize(query)

@@ -128,6 +128,18 @@ def test_no_clearance_is_public_and_projects_are_checked(estate):
         service.search("x", clearance="secret")
 
 
+def test_a_project_named_twice_counts_once_and_the_query_is_embedded_once_per_model(estate):
+    service = _service(estate)
+    embedded = []
+    embedder = service.embedders["code"]  # one model for all four indexes
+    real = embedder.embed
+    embedder.embed = lambda texts: embedded.append(list(texts)) or real(texts)
+    once = service.search("payments refund pool", projects=["shop"], clearance="restricted")
+    twice = service.search("payments refund pool ", projects=["shop", "shop"], clearance="restricted")
+    assert [(h.chunk_id, h.score) for h in twice] == [(h.chunk_id, h.score) for h in once]
+    assert embedded == [["payments refund pool"], ["payments refund pool "]]
+
+
 def test_a_warm_search_opens_no_connection(estate, monkeypatch):
     service = _service(estate, audit_flush_s=3600)
     try:
