@@ -130,6 +130,7 @@ def scan_history(repo_root: Path, scanner: SecretScanner,
         args = ["git", "-C", str(repo_root), "-c", "core.quotePath=true", "-c", "diff.noprefix=false",
                 "log", "--stdin", "--no-walk=unsorted", "--no-color", "--no-ext-diff", "--no-textconv",
                 "--diff-merges=off", "-p", "--unified=0", "-M", "--root", "--encoding=UTF-8",
+                "--relative",  # a project in a sub-folder sees its own files, with its own paths
                 f"--format={COMMIT_MARK.decode()}%H%x1f%an%x1f%ae%x1f%aI"]
         with subprocess.Popen(args, stdin=revs, stdout=subprocess.PIPE, stderr=err, env=GIT_ENV) as proc:
             assert proc.stdout is not None

@@ -34,7 +34,7 @@ from anfl_assets.domain.security import RiskFinding, SecretMatch, redact
 from anfl_assets.domain.security.suppressions import load_suppressions
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: history of a sub-folder project read relative to it
 EXTRACTOR = "security"
 HEAD_BYTES = 65536
 MAX_SCAN_BYTES = 25_000_000  # a text file larger than this is data, not a place people paste keys

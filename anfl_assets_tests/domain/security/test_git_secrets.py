@@ -188,3 +188,15 @@ def test_many_commits_stream(repo, scanner):
     half = set(walked[150:])  # rev-list order: newest first; pretend the older half was seen
     _, rest = scan_history(repo, scanner, half)
     assert set(rest) == set(walked[:150])
+
+
+def test_a_project_in_a_sub_folder_sees_only_its_own_history(repo, scanner):
+    """A project registered at services/api of a bigger repository: a secret committed in a
+    sibling folder is not its finding, and its own paths are relative to it (as in the inventory)."""
+    ours, theirs = G.github(), G.github()
+    write(repo, "services/api/config.py", f'TOKEN = "{ours}"\n')
+    write(repo, "services/billing/config.py", f'TOKEN = "{theirs}"\n')
+    commit(repo, "two services")
+    matches, walked = scan_history(repo / "services" / "api", scanner, set())
+    assert len(walked) == 1
+    assert [(m.path, m.match.value) for m in matches] == [("config.py", ours)]
