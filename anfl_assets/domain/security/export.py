@@ -12,6 +12,7 @@ import json
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import quote
 
+from anfl_assets.domain.security.suppressions import INLINE_ALLOW
 from anfl_assets.domain.warehouse import Warehouse
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -88,7 +89,7 @@ def to_sarif(project: str, root: str, findings: list[dict]) -> str:
         }
         if f["suppression"]:
             result["suppressions"] = [{
-                "kind": "inSource" if "inline" in f["suppression"] else "external",
+                "kind": "inSource" if f["suppression"] == INLINE_ALLOW else "external",
                 "status": "accepted" if f["suppressed"] else "rejected",
                 "justification": f["suppression"]}]
         results.append(result)

@@ -31,7 +31,7 @@ from anfl_assets.domain.enrich.incremental import (
 )
 from anfl_assets.domain.projects import Project
 from anfl_assets.domain.security import RiskFinding, SecretMatch, redact
-from anfl_assets.domain.security.suppressions import load_suppressions
+from anfl_assets.domain.security.suppressions import INLINE_ALLOW, load_suppressions
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
 PIPELINE_VERSION = "2"  # 2: history of a sub-folder project read relative to it
@@ -108,8 +108,9 @@ def _scan_chunk(args: tuple) -> list[tuple[list[tuple], str | None]]:
         wants_infra = category == "infrastructure" or infra_kind is not None
         limit = MAX_SCAN_BYTES if (wants_secrets or wants_infra) else HEAD_BYTES
         content = read_bytes(full_path(root, path, path_raw), limit)
-        if content is None:
-            out.append(([], "unreadable"))
+        if content is None:  # what the name alone tells still counts (a key file nobody may read)
+            out.append(([_risk_row(path, "sensitive-file", f, key)
+                         for f in sensitive_files.scan_sensitive_file(path, b"", size)], "unreadable"))
             continue
         found: list[tuple] = []
         error = None
@@ -250,7 +251,7 @@ def derive_findings(wh: Warehouse, project: Project, now: dt.datetime | None = N
             why.append(s.describe(today))
         elif inline:
             suppressed.append(True)
-            why.append("allowed inline (anfl:allow)")
+            why.append(INLINE_ALLOW)
         else:
             suppressed.append(False)
             why.append(None)

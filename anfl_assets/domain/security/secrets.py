@@ -118,7 +118,6 @@ BINARY_SUFFIXES = (
     ".otf", ".sqlite", ".db", ".7z", ".rar", ".zst", ".iso", ".dmg",
 )
 
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 CONFIDENCE_RANK = {c: i for i, c in enumerate(CONFIDENCES)}
 
 
@@ -865,10 +864,6 @@ class SecretScanner:
         self.extra_rules_path = state["extra_rules_path"]
         self._extra_text = state["extra_text"]
         self._build()
-
-    @property
-    def rules(self) -> list[Rule]:
-        return list(self._rs.rules)
 
     # ------------------------------------------------------------------ entry points
     def scan_bytes(self, path: str, content: bytes) -> list[SecretMatch]:

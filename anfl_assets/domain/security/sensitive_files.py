@@ -304,8 +304,8 @@ def _check_env(f: _File, out: list) -> None:
 # ======================================================================================
 _KUBE_CRED_KEYS = ("token", "client-key-data", "password", "id-token", "refresh-token", "access-token",
                    "client-secret")
-_KUBE_CRED_LINE_RE = re.compile(r"(?m)^[ \t]*(?:-[ \t]+)?[\"']?(token|client-key-data|password|id-token|refresh-token"
-                                r"|access-token|client-secret)[\"']?[ \t]*:[ \t]*\S")
+_KUBE_CRED_LINE_RE = re.compile(r"(?m)^[ \t]*(?:-[ \t]+)?[\"']?(" + "|".join(map(re.escape, _KUBE_CRED_KEYS))
+                                + r")[\"']?[ \t]*:[ \t]*\S")
 
 
 def _check_kubeconfig(f: _File, out: list) -> None:

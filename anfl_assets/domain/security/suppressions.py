@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 ALLOW_FILE = ".anfl-allow.yaml"
+INLINE_ALLOW = "allowed inline (anfl:allow)"  # the suppression text of an `anfl:allow` comment
 _FINGERPRINT = re.compile(r"^[0-9a-f]{16,64}$")
 
 
