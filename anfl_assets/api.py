@@ -18,8 +18,7 @@ import yaml
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
 
-from anfl_assets.domain.security import Level
-from anfl_assets.domain.vectors.pipeline import LEVEL_RANK, LEVELS
+from anfl_assets.domain.security import LEVEL_RANK, LEVELS, Level
 from anfl_assets.domain.vectors.search import INDEXES, SearchError, SearchHit, SearchService
 from anfl_assets.settings import Settings
 

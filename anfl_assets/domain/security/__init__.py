@@ -15,6 +15,7 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 CONFIDENCES = ("high", "medium", "low")
 Level = Literal["public", "internal", "confidential", "restricted"]  # lowest to highest
 LEVELS: tuple[str, ...] = get_args(Level)
+LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
 
 
 @dataclass(frozen=True, slots=True)

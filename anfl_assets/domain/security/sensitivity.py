@@ -29,14 +29,13 @@ from typing import Any
 import pathspec
 import yaml
 
-from anfl_assets.domain.security import LEVELS, SEVERITIES
+from anfl_assets.domain.security import LEVEL_RANK, LEVELS, SEVERITIES
 
 RULES_PATH = Path(__file__).resolve().parents[2] / "data" / "sensitivity_rules.yaml"
 # Bump when this module changes what the same rules mean (matching, escalation).
 CODE_VERSION = 1
 DEFAULT = ("internal", "default")
 
-_RANK = {level: i for i, level in enumerate(LEVELS)}
 _RULE_KEYS = frozenset({"id", "glob", "globs", "exclude", "level", "reason"})
 _TOP_KEYS = frozenset({"rules", "disable"})
 
@@ -234,7 +233,7 @@ def combine(path_level: tuple[str, str], findings: Iterable[tuple[str, str, str]
     misconfigurations do not raise it. Never below the path level. Evidence: the path rule, then
     each finding that implies a level, strongest first (duplicates once)."""
     level, rule_id = path_level
-    if level not in _RANK:
+    if level not in LEVEL_RANK:
         level = DEFAULT[0]
     if rule_id == DEFAULT[1]:
         evidence = [f"default level {level} (no path rule matched)"]
@@ -251,13 +250,13 @@ def combine(path_level: tuple[str, str], findings: Iterable[tuple[str, str, str]
         implied = _implied(severity, source)
         if implied is None:
             continue
-        if _RANK[implied] > _RANK[level]:
+        if LEVEL_RANK[implied] > LEVEL_RANK[level]:
             level = implied
         word = _SOURCE_WORDS.get(source, source)
         text = f"{rule} ({severity})" if rule.startswith(source) else f"{word} {rule} ({severity})"
         if text not in seen:
             seen.add(text)
             sev_rank = SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-            raised.append((-_RANK[implied], sev_rank * 100_000 + n, text))
+            raised.append((-LEVEL_RANK[implied], sev_rank * 100_000 + n, text))
     evidence.extend(text for *_, text in sorted(raised))
     return level, evidence

@@ -24,11 +24,10 @@ from anfl_assets.domain.enrich.incremental import (
     read_bytes,
 )
 from anfl_assets.domain.projects import Project
-from anfl_assets.domain.security import LEVELS
+from anfl_assets.domain.security import LEVEL_RANK, LEVELS
 from anfl_assets.domain.vectors.chunker import CHUNKER_VERSION, chunk_text, index_for, redact
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
-LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
 MAX_CHUNK_FILE_BYTES = 1_000_000  # bigger "text" is data or generated; its chunks would drown the index
 CHUNK_FILES_SQL = (
     "SELECT f.path, f.path_raw, f.blake3, f.size, f.is_text, c.category, c.config_format, c.infra_kind "

@@ -24,10 +24,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
-from anfl_assets.domain.security import Level
+from anfl_assets.domain.security import LEVEL_RANK, LEVELS, Level
 from anfl_assets.domain.vectors import INDEXES
 from anfl_assets.domain.vectors.audit import AuditLog, audit_row, warehouse_stamp
-from anfl_assets.domain.vectors.pipeline import LEVEL_RANK, LEVELS
 from anfl_assets.domain.warehouse import Warehouse
 
 RRF_K = 60

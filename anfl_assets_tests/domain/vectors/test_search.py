@@ -21,7 +21,8 @@ import pyarrow as pa
 import pytest
 
 from anfl_assets.domain.vectors.audit import AuditLog, audit_row
-from anfl_assets.domain.vectors.pipeline import CHUNK_SCHEMA, LEVEL_RANK
+from anfl_assets.domain.security import LEVEL_RANK
+from anfl_assets.domain.vectors.pipeline import CHUNK_SCHEMA
 from anfl_assets.domain.vectors.search import SearchError, SearchService, tokenize
 from anfl_assets.domain.vectors.store import EmbeddedVectorStore
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
