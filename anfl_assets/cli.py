@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from anfl_assets.domain.vectors import INDEXES, LEVELS
 from anfl_assets.settings import Settings
 
 
@@ -236,10 +237,10 @@ def findings(project_name: str, fmt: str, output: Path | None, include_suppresse
 
 @cli.command("search")
 @click.argument("query")
-@click.option("--index", "index_name", type=click.Choice(["code", "config", "docs", "infra", "all"]), default="all",
+@click.option("--index", "index_name", type=click.Choice([*INDEXES, "all"]), default="all",
               show_default=True)
 @click.option("--project", "projects", multiple=True, help="Only these projects (repeatable); default: all.")
-@click.option("--clearance", type=click.Choice(["public", "internal", "confidential", "restricted"]), default=None,
+@click.option("--clearance", type=click.Choice(LEVELS), default=None,
               help="What you may see; default public (fail closed).")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True)
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
