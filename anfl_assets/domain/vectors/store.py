@@ -644,20 +644,6 @@ class EmbeddedVectorStore(VectorStore):
                 self._remove_leftovers(manifest)
                 self._reload_stale(manifest)
 
-    def compact(self, index: str | None = None) -> None:
-        """Rebuild graphs without their dead nodes now (flush does it past `compact_ratio`)."""
-        with self._mutex:
-            for name in [index] if index else list(self._shards):
-                shard = self._shards[name]
-                if shard.ntotal == shard.live:
-                    continue
-                with shard.rw.read():
-                    fresh = shard.compacted()
-                with shard.rw.write():
-                    fresh.journal = list(shard.journal)
-                    fresh.version = shard.version + 1
-                    self._shards[name] = fresh
-
     def refresh(self) -> None:
         """Reload indexes that another process has committed since (pending changes stay)."""
         with self._mutex:
