@@ -184,9 +184,9 @@ def _read_batch(paths: Sequence[bytes]) -> list[tuple]:
 
 
 def _facts_of(values: tuple) -> ContentFacts:
-    facts = ContentFacts(**dict(zip(FACT_FIELDS, values)))
+    facts = ContentFacts(*values)  # FACT_FIELDS is the field order
     if facts.sniffed is not None:
-        facts.sniffed = Sniffed(*facts.sniffed)
+        facts.sniffed = Sniffed._make(facts.sniffed)
     return facts
 
 
