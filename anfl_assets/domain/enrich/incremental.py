@@ -25,6 +25,12 @@ PROCESSED_SCHEMA = pa.schema([
 ])
 
 
+# The `error` of a file that could not be read when its turn came (gone, a transient I/O error):
+# such a record is never kept, so the file is tried again on the next run even if its content
+# hash did not change.
+UNREADABLE = "unreadable"
+
+
 @dataclass
 class WorkStats:
     """What one incremental refresh did, for the asset's metadata (`extra`: step-specific counts)."""
@@ -66,7 +72,8 @@ def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_s
               params: list | None = None, select: Callable[[pa.Table], pa.Table] | None = None) -> WorkSet:
     """`files_sql` selects this extractor's candidate files (must return path, blake3 and
     whatever the extractor needs), `select` narrows them where SQL cannot (a filename test);
-    compare with what was processed at this version."""
+    compare with what was processed at this version. A file recorded as UNREADABLE counts as
+    not processed."""
     with wh.read() as con:
         current = con.sql(files_sql, params=params or None).to_arrow_table()
         if select is not None:
@@ -74,8 +81,9 @@ def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_s
         con.register("current_files", current)
         kept = con.sql(
             "SELECT c.path FROM current_files c JOIN enrich.processed p "
-            "ON p.project = ? AND p.extractor = ? AND p.version = ? AND p.path = c.path AND p.blake3 = c.blake3",
-            params=[project, extractor, version]).to_arrow_table()
+            "ON p.project = ? AND p.extractor = ? AND p.version = ? AND p.path = c.path AND p.blake3 = c.blake3 "
+            "AND p.error IS DISTINCT FROM ?",
+            params=[project, extractor, version, UNREADABLE]).to_arrow_table()
         con.register("kept_paths", kept)
         todo = con.sql("SELECT * FROM current_files WHERE path NOT IN (SELECT path FROM kept_paths)"
                        ).to_arrow_table()

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from anfl_assets.domain.enrich import classify, code_structure, config_patterns, dependencies
 from anfl_assets.domain.enrich.incremental import (
+    UNREADABLE,
     WorkStats,
     commit_work,
     full_path,
@@ -156,7 +157,7 @@ def _extract_one(root, path, path_raw, size, file_type, errors, error_lines, ski
         return
     source = read_bytes(full_path(root, path, path_raw), MAX_SOURCE_BYTES + 1)
     if source is None:
-        errors.append("unreadable")
+        errors.append(UNREADABLE)
         error_lines.append(None)
         skipped.append(None)
         return
@@ -271,7 +272,7 @@ def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) ->
     if len(unique) < len(rows):
         # A copy whose original could not be read is tried on its own.
         position = {row: k for k, row in enumerate(unique)}
-        retry = [i for i, c in enumerate(canon) if c != i and errors[position[c]] == "unreadable"]
+        retry = [i for i, c in enumerate(canon) if c != i and errors[position[c]] == UNREADABLE]
         if retry:
             extra = _structure_chunk((project.root, [rows[i] for i in retry]))
             for i, k in zip(retry, range(len(retry))):
@@ -324,7 +325,7 @@ def _config_chunk(args: tuple) -> list[tuple]:
         else:
             content = read_bytes(full_path(root, path, path_raw), MAX_CONFIG_BYTES + 1)
             if content is None:
-                out.append((fmt, None, "unreadable", None, None))
+                out.append((fmt, None, UNREADABLE, None, None))
                 continue
             facts = config_patterns.extract_config(path, content, fmt, key)
             out.append((fmt, facts, facts.error, facts.error_line, facts.skipped))
@@ -437,7 +438,7 @@ def _dependency_chunk(args: tuple) -> list[tuple]:
             continue
         content = read_bytes(full_path(root, path, path_raw), MAX_MANIFEST_BYTES + 1)
         if content is None:
-            out.append((None, "unreadable", None))
+            out.append((None, UNREADABLE, None))
             continue
         deps = dependencies.extract_declared(path, content, file_type)
         out.append((deps, deps.error, None))

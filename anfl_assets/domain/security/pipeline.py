@@ -21,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from anfl_assets.domain.enrich.incremental import (
+    UNREADABLE,
     WorkStats,
     commit_work,
     full_path,
@@ -110,7 +111,7 @@ def _scan_chunk(args: tuple) -> list[tuple[list[tuple], str | None]]:
         content = read_bytes(full_path(root, path, path_raw), limit)
         if content is None:  # what the name alone tells still counts (a key file nobody may read)
             out.append(([_risk_row(path, "sensitive-file", f, key)
-                         for f in sensitive_files.scan_sensitive_file(path, b"", size)], "unreadable"))
+                         for f in sensitive_files.scan_sensitive_file(path, b"", size)], UNREADABLE))
             continue
         found: list[tuple] = []
         error = None

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from anfl_assets.domain.enrich.incremental import (
+    UNREADABLE,
     WorkStats,
     commit_work,
     full_path,
@@ -77,9 +78,9 @@ def refresh_chunks(wh: Warehouse, project: Project, tokenizer, scanner) -> WorkS
         elif (size or 0) > MAX_CHUNK_FILE_BYTES:
             reason = f"larger than {MAX_CHUNK_FILE_BYTES:,} bytes"
         content = None if reason else read_bytes(full_path(project.root, path, path_raw), MAX_CHUNK_FILE_BYTES + 1)
-        if reason is None and content is None:
-            reason = "unreadable"
         errors.append(None)
+        if reason is None and content is None:
+            reason = errors[-1] = UNREADABLE  # recorded as an error: tried again next run
         if reason:
             skipped.append((path, reason))
             continue
