@@ -259,8 +259,10 @@ CREATE TABLE IF NOT EXISTS security.file_matches (
     redacted VARCHAR,
     message VARCHAR,
     resource VARCHAR,
-    allowed_inline BOOLEAN
+    allowed_inline BOOLEAN,
+    end_line BIGINT  -- last line a multi-line secret spans; NULL: `line` only
 );
+ALTER TABLE security.file_matches ADD COLUMN IF NOT EXISTS end_line BIGINT;
 CREATE TABLE IF NOT EXISTS security.history_commits (
     project VARCHAR NOT NULL,
     sha VARCHAR NOT NULL,
@@ -307,8 +309,10 @@ CREATE TABLE IF NOT EXISTS security.findings (
     suppressed BOOLEAN NOT NULL,
     suppression VARCHAR,
     first_seen_at TIMESTAMPTZ NOT NULL,
-    is_new BOOLEAN NOT NULL
+    is_new BOOLEAN NOT NULL,
+    end_line BIGINT
 );
+ALTER TABLE security.findings ADD COLUMN IF NOT EXISTS end_line BIGINT;
 CREATE TABLE IF NOT EXISTS security.finding_first_seen (
     project VARCHAR NOT NULL,
     finding_id VARCHAR NOT NULL,

@@ -42,7 +42,11 @@ AWS_SECRET = "".join(rng.choice(string.ascii_letters + string.digits + "/+") for
 STRIPE = "sk_live_" + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(24))
 GITHUB = github_token()
 REMOVED = github_token()
-PLANTED = [AWS_ID, AWS_SECRET, STRIPE, GITHUB, REMOVED]
+PEM_BODY = binascii.b2a_base64(bytes(rng.randrange(256) for _ in range(600)), newline=False).decode()
+PEM_LINES = [PEM_BODY[i:i + 64] for i in range(0, len(PEM_BODY), 64)]  # 13 lines
+BOOTSTRAP_SH = ("#!/bin/sh\ncat > /root/.ssh/id_rsa <<'EOF'\n-----BEGIN RSA PRIVATE KEY-----\n"
+                + "\n".join(PEM_LINES) + "\n-----END RSA PRIVATE KEY-----\nEOF\n")
+PLANTED = [AWS_ID, AWS_SECRET, STRIPE, GITHUB, REMOVED, *PEM_LINES]
 
 SETTINGS_PY = (f'"""Service settings."""\nimport os\n\nREGION = "eu-west-1"\nAWS_ACCESS_KEY_ID = "{AWS_ID}"\n'
                f'AWS_SECRET_ACCESS_KEY = "{AWS_SECRET}"\nDB_PASSWORD = os.environ["DB_PASSWORD"]\n')
@@ -70,6 +74,7 @@ def _setup(anfl_home: Path, git_repo, instance) -> Warehouse:
         "svc/settings_copy.py": SETTINGS_PY,  # the same secrets twice: one secret, two locations
         "svc/payments.py": f'STRIPE_KEY = "{STRIPE}"\n',
         "tools/release.py": f'TOKEN = "{GITHUB}"  # anfl:allow release bot, rotated monthly\n',
+        "deploy/bootstrap.sh": BOOTSTRAP_SH,
         "k8s/debug-pod.yaml": PRIVILEGED,
         "company_docs/hr/salaries.md": "# Salaries 2025\n\n| name | salary |\n",
         "README.md": "# Shop\n",
@@ -111,6 +116,9 @@ def test_findings_history_sensitivity_and_reruns(anfl_home, git_repo):
         (inline,) = by_path[("tools/release.py", "file")]
         assert inline["suppressed"] and "anfl:allow" in inline["suppression"]
         assert any(f["rule"] and f["source"] == "misconfig" and f["path"] == "k8s/debug-pod.yaml" for f in findings)
+        (pem,) = by_path[("deploy/bootstrap.sh", "file")]  # one finding from BEGIN (line 3) to END (line 17)
+        assert (pem["rule"], pem["line"], pem["end_line"]) == ("private-key", 3, 4 + len(PEM_LINES))
+        assert all(f["end_line"] is None for f in secrets if f["path"] != "deploy/bootstrap.sh")
 
         levels = {r["path"]: r for r in wh.query("SELECT path, level, evidence FROM security.file_sensitivity "
                                                  "WHERE project = 'shop'").to_pylist()}

@@ -35,7 +35,7 @@ from anfl_assets.domain.security import RiskFinding, SecretMatch, redact
 from anfl_assets.domain.security.suppressions import INLINE_ALLOW, load_suppressions
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
-PIPELINE_VERSION = "2"  # 2: history of a sub-folder project read relative to it
+PIPELINE_VERSION = "3"  # 2: history of a sub-folder project read relative to it; 3: end_line of matches
 EXTRACTOR = "security"
 HEAD_BYTES = 65536
 MAX_SCAN_BYTES = 25_000_000  # a text file larger than this is data, not a place people paste keys
@@ -46,7 +46,7 @@ FILES_SQL = (
     "WHERE f.project = ? AND f.kind = 'file' AND f.blake3 IS NOT NULL"
 )
 MATCH_COLUMNS = ("path", "source", "rule", "title", "severity", "confidence", "line", "col", "context", "member",
-                 "fingerprint", "redacted", "message", "resource", "allowed_inline")
+                 "fingerprint", "redacted", "message", "resource", "allowed_inline", "end_line")
 
 
 def fingerprint(key: bytes, value: str) -> str:
@@ -87,12 +87,13 @@ def ruleset_version(key: bytes, extra_secret_rules: str | None = None) -> str:
 def _secret_row(path: str, m: SecretMatch, key: bytes) -> tuple:
     where = f" in {m.member}" if m.member else ""
     return (path, "secret", m.rule, m.kind, m.severity, m.confidence, m.line, m.column, m.context, m.member,
-            fingerprint(key, m.value), redact(m.value), f"{m.kind} ({m.context}{where})", None, m.allowed_inline)
+            fingerprint(key, m.value), redact(m.value), f"{m.kind} ({m.context}{where})", None, m.allowed_inline,
+            m.end_line)
 
 
 def _risk_row(path: str, source: str, f: RiskFinding, key: bytes) -> tuple:
     return (path, source, f.rule, f.title, f.severity, None, f.line, None, None, None,
-            risk_fingerprint(key, f.rule, path, f.resource), None, f.message, f.resource, False)
+            risk_fingerprint(key, f.rule, path, f.resource), None, f.message, f.resource, False, None)
 
 
 def _scan_chunk(args: tuple) -> list[tuple[list[tuple], str | None]]:
@@ -165,6 +166,7 @@ _MATCH_SCHEMA = pa.schema([
     ("title", pa.string()), ("severity", pa.string()), ("confidence", pa.string()), ("line", pa.int64()),
     ("col", pa.int64()), ("context", pa.string()), ("member", pa.string()), ("fingerprint", pa.string()),
     ("redacted", pa.string()), ("message", pa.string()), ("resource", pa.string()), ("allowed_inline", pa.bool_()),
+    ("end_line", pa.int64()),
 ])
 
 
@@ -207,14 +209,14 @@ _FINDINGS_SQL = """
 WITH located AS (
     SELECT m.project, m.source, m.rule, m.title, m.severity, m.confidence, m.path, m.line, 'file' AS location,
            NULL::VARCHAR AS sha, NULL::VARCHAR AS author, NULL::TIMESTAMPTZ AS authored_at, m.member, m.context,
-           m.fingerprint, m.redacted, m.message, m.resource, true AS in_working_tree, m.allowed_inline
+           m.fingerprint, m.redacted, m.message, m.resource, true AS in_working_tree, m.allowed_inline, m.end_line
     FROM security.file_matches m WHERE m.project = $1
     UNION ALL
     SELECT h.project, 'secret', h.rule, h.title, h.severity, h.confidence, h.path, h.line, 'history', h.sha,
            h.author, h.authored_at, h.member, h.context, h.fingerprint, h.redacted,
            h.title || ' committed in ' || left(h.sha, 12) || ' by ' || coalesce(h.author, '?'), NULL,
            EXISTS (SELECT 1 FROM security.file_matches m WHERE m.project = h.project AND m.fingerprint = h.fingerprint),
-           h.allowed_inline
+           h.allowed_inline, NULL::BIGINT
     FROM security.history_matches h WHERE h.project = $1
 )
 SELECT *, sha256(concat_ws(chr(0), source, rule, fingerprint, path, coalesce(sha, ''), coalesce(member, '')))[:32]

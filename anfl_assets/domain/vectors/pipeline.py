@@ -116,7 +116,7 @@ def refresh_chunks(wh: Warehouse, project: Project, tokenizer, scanner) -> WorkS
 
 
 def refresh_chunk_sensitivity(wh: Warehouse, project: str) -> dict[str, int]:
-    """A chunk is as sensitive as its file, raised by unsuppressed findings in its own lines."""
+    """A chunk is as sensitive as its file, raised by unsuppressed findings on any of its lines."""
     from anfl_assets.domain.security import sensitivity
 
     with wh.read() as con:
@@ -124,15 +124,16 @@ def refresh_chunk_sensitivity(wh: Warehouse, project: str) -> dict[str, int]:
             "SELECT c.chunk_id, c.path, c.start_line, c.end_line, coalesce(s.level, 'internal') AS level, "
             "coalesce(s.path_rule, 'default') AS rule FROM vectors.chunks c LEFT JOIN security.file_sensitivity s "
             "ON s.project = c.project AND s.path = c.path WHERE c.project = ?", params=[project]).fetchall()
-        findings = con.sql("SELECT path, line, rule, severity, source FROM security.findings WHERE project = ? "
-                           "AND location = 'file' AND NOT suppressed AND line IS NOT NULL",
-                           params=[project]).fetchall()
+        findings = con.sql("SELECT path, line, greatest(line, coalesce(end_line, line)), rule, severity, source "
+                           "FROM security.findings WHERE project = ? AND location = 'file' AND NOT suppressed "
+                           "AND line IS NOT NULL", params=[project]).fetchall()
     by_path: dict[str, list[tuple]] = {}
-    for path, line, rule, severity, source in findings:
-        by_path.setdefault(path, []).append((line, rule, severity, source))
+    for path, line, last, rule, severity, source in findings:
+        by_path.setdefault(path, []).append((line, last, rule, severity, source))
     ids, file_levels, levels = [], [], []
     for chunk_id, path, start, end, level, rule in chunks:
-        inside = [(r, s, src) for line, r, s, src in by_path.get(path, ()) if start <= line <= end]
+        # any line of the finding counts: a chunk may hold only the tail of a multi-line key
+        inside = [(r, s, src) for line, last, r, s, src in by_path.get(path, ()) if line <= end and start <= last]
         chunk_level = sensitivity.combine((level, rule), inside)[0] if inside else level
         chunk_level = max(chunk_level, level, key=LEVEL_RANK.__getitem__)
         ids.append(chunk_id)
