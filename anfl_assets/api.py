@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 import threading
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,9 @@ from pydantic import BaseModel, Field
 from anfl_assets.domain.security import LEVEL_RANK, LEVELS, Level
 from anfl_assets.domain.vectors.search import INDEXES, SearchError, SearchHit, SearchService
 from anfl_assets.settings import Settings
+
+log = logging.getLogger(__name__)
+
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=2000)
@@ -77,7 +81,12 @@ def create_app(settings: Settings | None = None, service: SearchService | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
+        if service is None:  # ours: build it, read the snapshot and run the model before the first request
+            state["warming"] = threading.Thread(target=_warm, name="anfl-warm-up", daemon=True)
+            state["warming"].start()
         yield
+        if state.get("warming") is not None:
+            state["warming"].join()
         if service is None and state["service"] is not None:  # ours, not a caller's
             state["service"].close()  # the last audit rows reach the warehouse
 
@@ -91,6 +100,12 @@ def create_app(settings: Settings | None = None, service: SearchService | None =
             if state["service"] is None:
                 state["service"] = build_search_service(settings, audit_flush_s=AUDIT_FLUSH_S)
             return state["service"]
+
+    def _warm() -> None:
+        try:
+            get_service().warm()
+        except Exception as exc:  # noqa: BLE001 - the first request then pays, and reports, instead
+            log.warning("search warm-up failed: %s", exc)
 
     @app.get("/healthz")
     def healthz() -> dict:

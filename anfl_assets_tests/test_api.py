@@ -77,13 +77,16 @@ def test_token_file_errors_are_clear(tmp_path):
         load_api_tokens(bad)
 
 
-def test_the_server_builds_one_buffered_service_and_closes_it_at_shutdown(tmp_path, monkeypatch):
+def test_the_server_builds_warms_one_buffered_service_and_closes_it_at_shutdown(tmp_path, monkeypatch):
     import anfl_assets.api as api
 
     built = []
 
     class Closable(RecordingService):
-        closed = False
+        closed = warmed = False
+
+        def warm(self):
+            self.warmed = True
 
         def close(self):
             self.closed = True
@@ -99,4 +102,5 @@ def test_the_server_builds_one_buffered_service_and_closes_it_at_shutdown(tmp_pa
         for q in ("a", "b", "c"):
             assert http.post("/search", json={"query": q}).status_code == 200
         assert len(built) == 1 and not built[0].closed
+    assert built[0].warmed  # built and warmed at start-up, on a thread, not by the first request
     assert built[0].closed  # shutdown flushed the audit

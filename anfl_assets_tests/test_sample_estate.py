@@ -189,6 +189,7 @@ def test_retrieval_recall_at_5(scanned_estate):
     questions = yaml.safe_load(QUESTIONS.read_text())
     assert len(questions) >= 40
     service = build_search_service(Settings.from_env())
+    service.warm()  # as `anfl serve` does at start-up (runs the real model once)
     figures = {mode: _recall_at(5, service, mode, questions) for mode in ("lexical", "dense", "hybrid")}
     for mode, (recall, hit_rate, missed) in figures.items():
         print(f"{mode:8s} recall@5 {recall:.3f}  hit@5 {hit_rate:.3f}  missed {len(missed)}")

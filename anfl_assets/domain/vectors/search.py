@@ -210,6 +210,20 @@ class SearchService:
     def flush_audit(self) -> int:
         return self.audit.flush()
 
+    def warm(self) -> None:
+        """Read the snapshot (BM25 indexes included) and run each local model once, so that the
+        first search pays for neither. Remote embedders are left alone: warming them would be a
+        paid request."""
+        from anfl_assets.domain.vectors.embedders import SentenceTransformerEmbedder
+
+        self._snapshot()
+        seen = set()
+        for embedder in self.embedders.values():
+            if isinstance(embedder, SentenceTransformerEmbedder) and embedder.model_id not in seen:
+                seen.add(embedder.model_id)
+                with _one_torch_thread():
+                    embedder.embed(["warm up"])
+
     def close(self) -> None:
         self.audit.close()
 

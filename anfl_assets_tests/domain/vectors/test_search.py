@@ -166,6 +166,20 @@ def test_a_warm_search_opens_no_connection(estate, monkeypatch):
         service.close()
 
 
+def test_warm_reads_the_snapshot_before_the_first_search(estate, monkeypatch):
+    """What a server does at start-up: the first search then opens no connection either."""
+    service = _service(estate, audit_flush_s=3600)
+    try:
+        service.warm()
+        opened = []
+        real = duckdb.connect
+        monkeypatch.setattr(duckdb, "connect", lambda *a, **kw: opened.append(a) or real(*a, **kw))
+        assert service.search("database connection pool", clearance="internal")[0].path == "svc/pool.py"
+        assert opened == []
+    finally:
+        service.close()
+
+
 def test_every_search_is_audited_write_through(estate):
     wh, _, _ = estate
     service = _service(estate)
