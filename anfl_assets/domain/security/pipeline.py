@@ -222,6 +222,7 @@ WITH located AS (
 SELECT *, sha256(concat_ws(chr(0), source, rule, fingerprint, path, coalesce(sha, ''), coalesce(member, '')))[:32]
        AS finding_id
 FROM located
+ORDER BY finding_id, line NULLS LAST
 """
 
 
@@ -237,7 +238,7 @@ def derive_findings(wh: Warehouse, project: Project, now: dt.datetime | None = N
                                   "WHERE project = ?", params=[project.name]).fetchall())
         previous = set(r[0] for r in con.sql("SELECT finding_id FROM security.findings WHERE project = ?",
                                              params=[project.name]).fetchall())
-    # one row per finding id (a secret twice on one line stays one finding there)
+    # one row per finding id, at its first line (the same secret twice in a file is one finding)
     ids = located["finding_id"].to_pylist()
     keep, seen_ids = [], set()
     for i, fid in enumerate(ids):

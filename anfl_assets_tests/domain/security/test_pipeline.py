@@ -14,3 +14,26 @@ def test_an_unreadable_file_still_gets_its_name_only_findings(tmp_path):
     assert error == "unreadable"
     assert [(f[0], f[1], f[2], f[4]) for f in found] == [
         ("deploy/id_rsa", "sensitive-file", "sensitive-file-private-key", "high")]
+
+
+def test_a_secret_twice_in_one_file_is_one_finding_at_its_first_line(tmp_path):
+    """The same key pasted at line 40 and line 3 of one file: one finding (its id names the file,
+    not the line), reported at line 3 whatever order the matches were stored in."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    from anfl_assets.domain.projects import Project
+    from anfl_assets.domain.security.pipeline import derive_findings
+    from anfl_assets.domain.warehouse import Warehouse, insert_rows
+
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    match = {"project": "ops", "path": "deploy/env.sh", "source": "secret", "rule": "aws-access-key-id",
+             "title": "AWS access key id", "severity": "critical", "confidence": "high", "col": 8,
+             "context": "text", "fingerprint": "f" * 32, "redacted": "AKIA****", "allowed_inline": False}
+    with wh.write() as con:
+        insert_rows(con, "security.file_matches", pa.Table.from_pylist([{**match, "line": 40}, {**match, "line": 3}]))
+    project = Project("ops", tmp_path, False, dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+    derive_findings(wh, project, now=dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc))
+    rows = wh.query("SELECT path, line FROM security.findings WHERE project = 'ops'").to_pylist()
+    assert rows == [{"path": "deploy/env.sh", "line": 3}]
