@@ -35,10 +35,10 @@ from anfl_assets.domain.security import RiskFinding, SecretMatch, redact
 from anfl_assets.domain.security.suppressions import INLINE_ALLOW, load_suppressions
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
-PIPELINE_VERSION = "3"  # 2: history of a sub-folder project read relative to it; 3: end_line of matches
+PIPELINE_VERSION = "4"  # 2: history of a sub-folder project read relative to it; 3: end_line of matches;
+# 4: files read up to the detectors' own bounds (archives of 25-64 MiB were skipped)
 EXTRACTOR = "security"
-HEAD_BYTES = 65536
-MAX_SCAN_BYTES = 25_000_000  # a text file larger than this is data, not a place people paste keys
+HEAD_BYTES = 65536  # what the name-and-header checks need; all that is read of other files
 
 FILES_SQL = (
     "SELECT f.path, f.path_raw, f.blake3, f.size, f.file_type, f.is_text, c.category, c.infra_kind "
@@ -106,9 +106,13 @@ def _scan_chunk(args: tuple) -> list[tuple[list[tuple], str | None]]:
     out = []
     for path, path_raw, size, file_type, is_text, category, infra_kind in rows:
         size = size or 0
+        # the detectors' own bounds decide what is read: is_scannable for secrets (the scanner reads
+        # at most MAX_SCAN_BYTES), misconfig.MAX_BYTES for infrastructure (one byte more: it then
+        # knows the file is over its bound)
         wants_secrets = secret_rules.is_scannable(path, size, is_text, file_type)
         wants_infra = category == "infrastructure" or infra_kind is not None
-        limit = MAX_SCAN_BYTES if (wants_secrets or wants_infra) else HEAD_BYTES
+        limit = max(secret_rules.MAX_SCAN_BYTES if wants_secrets else 0,
+                    misconfig.MAX_BYTES + 1 if wants_infra else 0, HEAD_BYTES)
         content = read_bytes(full_path(root, path, path_raw), limit)
         if content is None:  # what the name alone tells still counts (a key file nobody may read)
             out.append(([_risk_row(path, "sensitive-file", f, key)
@@ -119,10 +123,10 @@ def _scan_chunk(args: tuple) -> list[tuple[list[tuple], str | None]]:
         try:
             for f in sensitive_files.scan_sensitive_file(path, content[:HEAD_BYTES], size):
                 found.append(_risk_row(path, "sensitive-file", f, key))
-            if wants_secrets and size <= MAX_SCAN_BYTES:
+            if wants_secrets:
                 for m in scanner.scan_bytes(path, content):
                     found.append(_secret_row(path, m, key))
-            if wants_infra and size <= MAX_SCAN_BYTES:
+            if wants_infra:
                 for f in misconfig.scan_misconfig(path, content, infra_kind):
                     found.append(_risk_row(path, "misconfig", f, key))
         except Exception as exc:  # noqa: BLE001 - a detector bug on odd input must not stop the scan
