@@ -41,8 +41,8 @@ def chunks(context: AssetExecutionContext, warehouse: WarehouseResource, vectors
 
     wh = warehouse.get()
     project = get_project(wh, context.partition_key)
-    tokenizer = vectors.embedder("code")
-    stats = pipeline.refresh_chunks(wh, project, tokenizer, secret_scanner(security.secret_rules or None))
+    tokenizers = {index: vectors.embedder(index) for index in VECTOR_INDEXES}  # each index's own model
+    stats = pipeline.refresh_chunks(wh, project, tokenizers, secret_scanner(security.secret_rules or None))
     per_index = [{"index": i, "chunks": stats.extra["chunks per index"].get(i, 0)} for i in VECTOR_INDEXES]
     levels = [{"sensitivity": k, "chunks": v} for k, v in sorted(stats.extra["chunks per sensitivity"].items())]
     skipped = wh.query("SELECT reason, count(*) AS files FROM vectors.skipped_files WHERE project = ? GROUP BY 1 "

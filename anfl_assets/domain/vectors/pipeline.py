@@ -11,6 +11,7 @@ it holds.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +27,7 @@ from anfl_assets.domain.enrich.incremental import (
 )
 from anfl_assets.domain.projects import Project
 from anfl_assets.domain.security import LEVEL_RANK, LEVELS
+from anfl_assets.domain.vectors import INDEXES
 from anfl_assets.domain.vectors.chunker import CHUNKER_VERSION, chunk_text, index_for, redact
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
@@ -44,15 +46,21 @@ CHUNK_SCHEMA = pa.schema([
 ])
 
 
-def chunks_version(tokenizer_id: str, max_tokens: int, secret_rules_version: str) -> str:
-    return f"chunker-{CHUNKER_VERSION}|{tokenizer_id}|{max_tokens}|{secret_rules_version}"
+def chunks_version(tokenizers: Mapping[str, object], secret_rules_version: str) -> str:
+    """Changes when the chunker, any index's tokenizer or limit, or the secret rules change."""
+    measured = "|".join(f"{index}={t.model_id}:{t.max_tokens}" for index, t in sorted(tokenizers.items()))
+    return f"chunker-{CHUNKER_VERSION}|{measured}|{secret_rules_version}"
 
 
-def refresh_chunks(wh: Warehouse, project: Project, tokenizer, scanner) -> WorkStats:
-    """`tokenizer`: an embedder (count_tokens, max_tokens, model_id) — chunks must fit its input.
+def refresh_chunks(wh: Warehouse, project: Project, tokenizers: Mapping[str, object], scanner) -> WorkStats:
+    """`tokenizers`: per index, the embedder that will embed its chunks (count_tokens, max_tokens,
+    model_id): each file is cut to fit the model of the index it lands in.
     `scanner`: the `SecretScanner` whose matches are redacted before chunking."""
     t0 = time.perf_counter()
-    version = chunks_version(tokenizer.model_id, tokenizer.max_tokens, scanner.version)
+    missing = sorted(set(INDEXES) - set(tokenizers))
+    if missing:
+        raise ValueError(f"no tokenizer for index(es) {', '.join(missing)}")
+    version = chunks_version(tokenizers, scanner.version)
     work = plan_work(wh, project.name, "chunks", version, CHUNK_FILES_SQL, [project.name])
     todo = work.todo
     paths = todo["path"].to_pylist()
@@ -87,6 +95,7 @@ def refresh_chunks(wh: Warehouse, project: Project, tokenizer, scanner) -> WorkS
         text = content.decode("utf-8", "replace")
         text = redact(text, scanner.scan_text(path, text))
         try:
+            tokenizer = tokenizers[index]
             chunks = chunk_text(index, path, text, tokenizer.count_tokens, max_tokens=tokenizer.max_tokens,
                                 config_format=config_format, infra_kind=infra_kind,
                                 symbols=symbols_by_path.get(path, ()))
