@@ -96,8 +96,10 @@ CREATE TABLE IF NOT EXISTS enrich.processed (
     version VARCHAR NOT NULL,
     error VARCHAR,
     error_line BIGINT,
-    skipped VARCHAR
+    skipped VARCHAR,
+    input_key VARCHAR  -- what besides the content the output depends on (e.g. the file's class)
 );
+ALTER TABLE enrich.processed ADD COLUMN IF NOT EXISTS input_key VARCHAR;
 CREATE TABLE IF NOT EXISTS enrich.file_classes (
     project VARCHAR NOT NULL,
     path VARCHAR NOT NULL,

@@ -22,6 +22,7 @@ from anfl_assets.domain.workers import worker_pool
 PROCESSED_SCHEMA = pa.schema([
     ("project", pa.string()), ("extractor", pa.string()), ("path", pa.string()), ("blake3", pa.string()),
     ("version", pa.string()), ("error", pa.string()), ("error_line", pa.int64()), ("skipped", pa.string()),
+    ("input_key", pa.string()),
 ])
 
 
@@ -44,14 +45,15 @@ class WorkStats:
 
 
 def processed_table(project: str, extractor: str, version: str, paths, blake3s, errors=None, error_lines=None,
-                    skipped=None) -> pa.Table:
-    """The `enrich.processed` rows recording that these (path, blake3) were handled at `version`."""
+                    skipped=None, input_keys=None) -> pa.Table:
+    """The `enrich.processed` rows recording that these (path, blake3[, input_key]) were handled at `version`."""
     n = len(paths)
     return pa.table({
         "project": [project] * n, "extractor": [extractor] * n, "path": paths, "blake3": blake3s,
         "version": [version] * n, "error": errors if errors is not None else [None] * n,
         "error_line": error_lines if error_lines is not None else [None] * n,
         "skipped": skipped if skipped is not None else [None] * n,
+        "input_key": input_keys if input_keys is not None else [None] * n,
     }, schema=PROCESSED_SCHEMA)
 
 
@@ -73,16 +75,18 @@ def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_s
     """`files_sql` selects this extractor's candidate files (must return path, blake3 and
     whatever the extractor needs), `select` narrows them where SQL cannot (a filename test);
     compare with what was processed at this version. A file recorded as UNREADABLE counts as
-    not processed."""
+    not processed. An extractor whose output depends on more than the content (the file's
+    class, say) returns that as an `input_key` column and records it: a change re-processes."""
     with wh.read() as con:
         current = con.sql(files_sql, params=params or None).to_arrow_table()
         if select is not None:
             current = select(current)
         con.register("current_files", current)
+        input_key = "c.input_key" if "input_key" in current.column_names else "NULL"
         kept = con.sql(
             "SELECT c.path FROM current_files c JOIN enrich.processed p "
             "ON p.project = ? AND p.extractor = ? AND p.version = ? AND p.path = c.path AND p.blake3 = c.blake3 "
-            "AND p.error IS DISTINCT FROM ?",
+            f"AND p.error IS DISTINCT FROM ? AND p.input_key IS NOT DISTINCT FROM {input_key}",
             params=[project, extractor, version, UNREADABLE]).to_arrow_table()
         con.register("kept_paths", kept)
         todo = con.sql("SELECT * FROM current_files WHERE path NOT IN (SELECT path FROM kept_paths)"

@@ -40,8 +40,9 @@ PIPELINE_VERSION = "4"  # 2: history of a sub-folder project read relative to it
 EXTRACTOR = "security"
 HEAD_BYTES = 65536  # what the name-and-header checks need; all that is read of other files
 
-FILES_SQL = (
-    "SELECT f.path, f.path_raw, f.blake3, f.size, f.file_type, f.is_text, c.category, c.infra_kind "
+FILES_SQL = (  # input_key: the misconfiguration checks run by class (a reclassified file is scanned again)
+    "SELECT f.path, f.path_raw, f.blake3, f.size, f.file_type, f.is_text, c.category, c.infra_kind, "
+    "concat_ws('|', coalesce(c.category, ''), coalesce(c.infra_kind, '')) AS input_key "
     "FROM inventory.files f LEFT JOIN enrich.file_classes c ON c.project = f.project AND c.path = f.path "
     "WHERE f.project = ? AND f.kind = 'file' AND f.blake3 IS NOT NULL"
 )
@@ -155,7 +156,8 @@ def refresh_security(wh: Warehouse, project: Project, key: bytes, *, extra_secre
                         **_columns(match_rows, MATCH_COLUMNS)},
                        schema=_MATCH_SCHEMA)
     n = todo.num_rows
-    processed = processed_table(project.name, EXTRACTOR, version, todo["path"], todo["blake3"], errors)
+    processed = processed_table(project.name, EXTRACTOR, version, todo["path"], todo["blake3"], errors,
+                                input_keys=todo["input_key"])
     commit_work(wh, project.name, EXTRACTOR, work, {"security.file_matches": matches}, processed)
 
     walked = _refresh_history(wh, project, key, version, extra_secret_rules) if project.is_git else 0

@@ -32,8 +32,9 @@ from anfl_assets.domain.vectors.chunker import CHUNKER_VERSION, chunk_text, inde
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
 MAX_CHUNK_FILE_BYTES = 1_000_000  # bigger "text" is data or generated; its chunks would drown the index
-CHUNK_FILES_SQL = (
-    "SELECT f.path, f.path_raw, f.blake3, f.size, f.is_text, c.category, c.config_format, c.infra_kind "
+CHUNK_FILES_SQL = (  # input_key: the index and the cut depend on the class (a reclassified file is re-chunked)
+    "SELECT f.path, f.path_raw, f.blake3, f.size, f.is_text, c.category, c.config_format, c.infra_kind, "
+    "concat_ws('|', c.category, coalesce(c.config_format, ''), coalesce(c.infra_kind, '')) AS input_key "
     "FROM inventory.files f JOIN enrich.file_classes c ON c.project = f.project AND c.path = f.path "
     "WHERE f.project = ? AND f.kind = 'file' AND f.blake3 IS NOT NULL "
     "AND c.category IN ('code', 'config', 'documentation', 'infrastructure')"
@@ -111,7 +112,8 @@ def refresh_chunks(wh: Warehouse, project: Project, tokenizers: Mapping[str, obj
                      schema=CHUNK_SCHEMA)
     skipped_table = pa.table({"project": [project.name] * len(skipped), "path": [p for p, _ in skipped],
                               "reason": [r for _, r in skipped]})
-    processed = processed_table(project.name, "chunks", version, todo["path"], todo["blake3"], errors)
+    processed = processed_table(project.name, "chunks", version, todo["path"], todo["blake3"], errors,
+                                input_keys=todo["input_key"])
     commit_work(wh, project.name, "chunks", work, {"vectors.chunks": table, "vectors.skipped_files": skipped_table},
                 processed)
     levels = refresh_chunk_sensitivity(wh, project.name)
