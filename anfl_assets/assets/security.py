@@ -23,7 +23,7 @@ from anfl_assets.assets.enrichment import file_classification
 from anfl_assets.assets.inventory import file_inventory
 from anfl_assets.assets.metadata import table_metadata
 from anfl_assets.domain.projects import get_project
-from anfl_assets.domain.security import pipeline
+from anfl_assets.domain.security import SEVERITY_SQL_LIST, pipeline
 from anfl_assets.partitions import projects_partitions
 from anfl_assets.resources import SecuritySettingsResource, WarehouseResource
 
@@ -53,7 +53,7 @@ def security_findings(context: AssetExecutionContext, warehouse: WarehouseResour
     by_severity = wh.query(
         "SELECT severity, count(*) AS findings, count(*) FILTER (WHERE is_new) AS new, "
         "count(*) FILTER (WHERE suppressed) AS suppressed FROM security.findings WHERE project = ? "
-        "GROUP BY 1 ORDER BY list_position(['critical', 'high', 'medium', 'low', 'info'], severity)",
+        f"GROUP BY 1 ORDER BY list_position({SEVERITY_SQL_LIST}, severity)",
         [project.name]).to_pylist()
     by_kind = wh.query(
         "SELECT source, rule, count(*) AS findings, count(DISTINCT fingerprint) AS distinct_items "

@@ -21,6 +21,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from anfl_assets.domain.security import SEVERITY_SQL_LIST
+
 SCHEMA_VERSION = 1
 
 # Tables are created idempotently; views are replaced so a new release can change them.
@@ -339,8 +341,7 @@ CREATE TABLE IF NOT EXISTS security.file_sensitivity (
 );
 CREATE OR REPLACE VIEW security.secrets AS
     SELECT project, fingerprint, any_value(rule) AS rule, any_value(title) AS title,
-           min(CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END)
-               AS severity_rank,
+           min(coalesce(list_position({severities}, severity), len({severities}) + 1) - 1) AS severity_rank,
            any_value(redacted) AS redacted, count(*) AS locations,
            count(DISTINCT path) FILTER (WHERE location = 'file') AS files,
            count(DISTINCT sha) FILTER (WHERE location = 'history') AS commits,
@@ -432,7 +433,7 @@ CREATE OR REPLACE VIEW inventory.churn_hotspots AS
     JOIN inventory.git_commits c ON c.project = ch.project AND c.sha = ch.sha
     GROUP BY ch.project, ch.path
     ORDER BY commits DESC, lines_changed DESC;
-"""
+""".replace("{severities}", SEVERITY_SQL_LIST)  # one severity order, security.SEVERITIES
 
 
 class WarehouseLockTimeout(RuntimeError):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+# the same order for SQL: `ORDER BY list_position({SEVERITY_SQL_LIST}, severity)`
+SEVERITY_SQL_LIST = "[" + ", ".join(f"'{s}'" for s in SEVERITIES) + "]"
 CONFIDENCES = ("high", "medium", "low")
 Level = Literal["public", "internal", "confidential", "restricted"]  # lowest to highest
 LEVELS: tuple[str, ...] = get_args(Level)

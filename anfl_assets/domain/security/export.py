@@ -12,6 +12,7 @@ import json
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import quote
 
+from anfl_assets.domain.security import SEVERITY_SQL_LIST
 from anfl_assets.domain.security.suppressions import INLINE_ALLOW
 from anfl_assets.domain.warehouse import Warehouse
 
@@ -33,8 +34,8 @@ def load_findings(wh: Warehouse, project: str, include_suppressed: bool = True) 
     return wh.query(
         "SELECT finding_id, source, rule, title, severity, confidence, path, line, location, sha, author, "
         "authored_at, member, context, fingerprint, redacted, message, resource, in_working_tree, suppressed, "
-        "suppression, first_seen_at, is_new FROM security.findings WHERE project = ?" + where +
-        " ORDER BY list_position(['critical', 'high', 'medium', 'low', 'info'], severity), path, line, sha",
+        "suppression, first_seen_at, is_new, end_line FROM security.findings WHERE project = ?" + where +
+        f" ORDER BY list_position({SEVERITY_SQL_LIST}, severity), path, line, sha",
         [project]).to_pylist()
 
 
@@ -72,6 +73,8 @@ def to_sarif(project: str, root: str, findings: list[dict]) -> str:
                                                                     "uriBaseId": "PROJECTROOT"}}}
         if f["line"]:
             location["physicalLocation"]["region"] = {"startLine": int(f["line"])}
+            if f.get("end_line") and f["end_line"] > f["line"]:  # a multi-line secret (a PEM key)
+                location["physicalLocation"]["region"]["endLine"] = int(f["end_line"])
         text = f["message"] or f["title"] or f["rule"]
         if f["redacted"]:
             text += f": {f['redacted']}"

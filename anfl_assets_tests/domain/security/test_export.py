@@ -29,12 +29,15 @@ def test_sarif_is_schema_valid_with_history_and_suppressions():
                  severity="high", confidence=None, redacted=None, path="k8s/pod.yaml", line=None,
                  resource="Pod/debug", message="container shell is privileged"),
         _finding(finding_id="c" * 32, suppressed=True, suppression="allowed by .anfl-allow.yaml: sandbox"),
+        _finding(finding_id="b" * 32, rule="private-key", path="deploy/id_rsa", line=1, end_line=27),
     ]
     doc = json.loads(to_sarif("shop", "/srv/shop", findings))
     run = doc["runs"][0]
-    assert doc["version"] == "2.1.0" and len(run["results"]) == 4
-    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["aws-access-key", "k8s-privileged"]
-    first, history, misconfig, suppressed = run["results"]
+    assert doc["version"] == "2.1.0" and len(run["results"]) == 5
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["aws-access-key", "k8s-privileged", "private-key"]
+    first, history, misconfig, suppressed, pem = run["results"]
+    assert first["locations"][0]["physicalLocation"]["region"] == {"startLine": 4}
+    assert pem["locations"][0]["physicalLocation"]["region"] == {"startLine": 1, "endLine": 27}
     assert first["level"] == "error" and first["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == \
         "src/my%20app/config.py"
     assert "commit " + "b" * 40 in history["message"]["text"]
