@@ -59,6 +59,7 @@ def load_api_tokens(path: str | Path | None) -> dict[str, tuple[str, str]]:
 
 
 AUDIT_FLUSH_S = 5.0  # the server's audit rows reach vectors.search_audit within seconds (sooner when idle)
+REFRESH_S = 1.0  # how often the server looks for a changed warehouse, off the request path
 
 
 def build_search_service(settings: Settings, audit_flush_s: float | None = None) -> SearchService:
@@ -81,10 +82,14 @@ def create_app(settings: Settings | None = None, service: SearchService | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
-        if service is None:  # ours: build it, read the snapshot and run the model before the first request
-            state["warming"] = threading.Thread(target=_warm, name="anfl-warm-up", daemon=True)
+        stop = threading.Event()
+        if service is None:  # ours: build it, read the snapshot and run the model before the first request,
+            # then keep the snapshot current between requests
+            state["warming"] = threading.Thread(target=_warm_then_refresh, args=(stop,), name="anfl-warm-up",
+                                                daemon=True)
             state["warming"].start()
         yield
+        stop.set()
         if state.get("warming") is not None:
             state["warming"].join()
         if service is None and state["service"] is not None:  # ours, not a caller's
@@ -101,11 +106,16 @@ def create_app(settings: Settings | None = None, service: SearchService | None =
                 state["service"] = build_search_service(settings, audit_flush_s=AUDIT_FLUSH_S)
             return state["service"]
 
-    def _warm() -> None:
+    def _warm_then_refresh(stop: threading.Event) -> None:
         try:
             get_service().warm()
         except Exception as exc:  # noqa: BLE001 - the first request then pays, and reports, instead
             log.warning("search warm-up failed: %s", exc)
+        while not stop.wait(REFRESH_S):
+            try:
+                get_service().refresh()
+            except Exception as exc:  # noqa: BLE001 - a request will reload (and report) instead
+                log.warning("search snapshot refresh failed: %s", exc)
 
     @app.get("/healthz")
     def healthz() -> dict:

@@ -11,6 +11,8 @@ from anfl_assets.api import create_app, load_api_tokens
 from anfl_assets.domain.vectors.search import SearchError, SearchHit
 from anfl_assets.settings import Settings
 
+from .domain.vectors.test_search import estate  # noqa: F401 - the fixture, used below
+
 
 class RecordingService:
     def __init__(self):
@@ -104,3 +106,43 @@ def test_the_server_builds_warms_one_buffered_service_and_closes_it_at_shutdown(
         assert len(built) == 1 and not built[0].closed
     assert built[0].warmed  # built and warmed at start-up, on a thread, not by the first request
     assert built[0].closed  # shutdown flushed the audit
+
+
+def test_the_server_keeps_its_snapshot_current_between_requests(tmp_path, monkeypatch, estate):
+    """A scan that raises a sensitivity while the server is idle: the server reloads on its own
+    thread, so the next request neither reloads nor opens a connection, and is already filtered."""
+    import time
+
+    import duckdb
+
+    import anfl_assets.api as api
+    from anfl_assets.domain.vectors.search import SearchService
+
+    wh, store, embedders = estate
+    service = SearchService(wh, store, embedders, audit_flush_s=3600)
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_text("- token: staff-token\n  caller: staff\n  clearance: internal\n")
+    monkeypatch.setenv("ANFL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ANFL_API_TOKENS", str(tokens))
+    monkeypatch.setattr(api, "build_search_service", lambda settings, audit_flush_s=None: service)
+    monkeypatch.setattr(api, "REFRESH_S", 0.05)
+    staff = {"Authorization": "Bearer staff-token"}
+    query = {"query": "engineering salary bands", "k": 5}
+    with TestClient(create_app(Settings.from_env())) as http:
+        first = http.post("/search", json=query, headers=staff).json()
+        assert "hr/salaries.md" in {r["path"] for r in first["results"]}
+        loaded = service._snap
+        with wh.write() as con:  # the scan: salaries become restricted
+            con.execute("UPDATE vectors.chunks SET sensitivity = 'restricted', sensitivity_rank = 3 "
+                        "WHERE chunk_id = 'c-salary'")
+        deadline = time.monotonic() + 10
+        while service._snap is loaded and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert service._snap is not loaded  # reloaded without a request
+        opened = []
+        real = duckdb.connect
+        monkeypatch.setattr(duckdb, "connect", lambda *a, **kw: opened.append(a) or real(*a, **kw))
+        body = http.post("/search", json=query, headers=staff).json()
+        assert body["clearance"] == "internal" and body["results"]
+        assert "hr/salaries.md" not in {r["path"] for r in body["results"]}
+        assert opened == []

@@ -224,6 +224,13 @@ class SearchService:
                 with _one_torch_thread():
                     embedder.embed(["warm up"])
 
+    def refresh(self) -> bool:
+        """Reload the snapshot now if the warehouse changed; True if it did. A server calls this
+        from a background thread so that the first search after a scan does not pay for the
+        reload (a search still checks, and reloads itself if it gets there first)."""
+        before = self._snap
+        return self._snapshot() is not before
+
     def close(self) -> None:
         self.audit.close()
 
