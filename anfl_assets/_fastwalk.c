@@ -253,7 +253,7 @@ static PyObject *fastwalk_walk(PyObject *self, PyObject *args) {
     void **targs = calloc((size_t)threads * 2, sizeof(void *));
     char *first = strdup("");
     int started = 0, nomem = !outs || !tids || !targs || !first || stack_push(&sh.todo, first);
-    if (nomem && first && (sh.todo.len == 0 || sh.todo.items[0] != first)) free(first); /* not on the stack */
+    if (sh.todo.len == 0) free(first); /* never pushed (free(NULL) is a no-op); pushed ones are freed below */
 
     if (!nomem) {
         Py_BEGIN_ALLOW_THREADS

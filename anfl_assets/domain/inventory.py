@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anfl_assets.domain import gitrepo
+from anfl_assets.domain import arrow_memory, gitrepo  # noqa: F401 - arrow_memory: Arrow's allocator
 from anfl_assets.domain.hashing import read_many
 from anfl_assets.domain.walk import load_ignore_spec, symlink_info, walk_tree
 

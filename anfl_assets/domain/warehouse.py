@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from anfl_assets.domain import arrow_memory  # noqa: F401 - Arrow's allocator, set once
 from anfl_assets.domain.security import SEVERITY_SQL_LIST
 
 SCHEMA_VERSION = 1

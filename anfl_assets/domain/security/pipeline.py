@@ -228,7 +228,8 @@ WITH located AS (
 SELECT *, sha256(concat_ws(chr(0), source, rule, fingerprint, path, coalesce(sha, ''), coalesce(member, '')))[:32]
        AS finding_id
 FROM located
-ORDER BY finding_id, line NULLS LAST
+-- one row per finding id, at its first line (the same secret twice in a file is one finding)
+QUALIFY row_number() OVER (PARTITION BY finding_id ORDER BY line NULLS LAST) = 1
 """
 
 
@@ -244,14 +245,6 @@ def derive_findings(wh: Warehouse, project: Project, now: dt.datetime | None = N
                                   "WHERE project = ?", params=[project.name]).fetchall())
         previous = set(r[0] for r in con.sql("SELECT finding_id FROM security.findings WHERE project = ?",
                                              params=[project.name]).fetchall())
-    # one row per finding id, at its first line (the same secret twice in a file is one finding)
-    ids = located["finding_id"].to_pylist()
-    keep, seen_ids = [], set()
-    for i, fid in enumerate(ids):
-        if fid not in seen_ids:
-            seen_ids.add(fid)
-            keep.append(i)
-    located = located.take(pa.array(keep, pa.int64()))
     ids = located["finding_id"].to_pylist()
     suppressed, why = [], []
     for fp, inline in zip(located["fingerprint"].to_pylist(), located["allowed_inline"].to_pylist()):

@@ -86,6 +86,10 @@ class Embedder(ABC):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """float32 array (len(texts), dim), rows L2-normalised, in input order."""
 
+    def warm(self) -> None:
+        """Do now what the first `embed` call would pay for. Default: nothing (a remote model
+        would bill a request for it)."""
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_id={self.model_id!r}, dim={self.dim})"
 
@@ -165,6 +169,9 @@ class SentenceTransformerEmbedder(Embedder):
             out = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                      normalize_embeddings=True, show_progress_bar=False)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def warm(self) -> None:
+        self.embed(["warm up"])  # the first forward pass sets up what later ones reuse
 
 
 # ---------------------------------------------------------------------------------------------

@@ -87,16 +87,16 @@ def refresh_chunks(wh: Warehouse, project: Project, tokenizers: Mapping[str, obj
         elif (size or 0) > MAX_CHUNK_FILE_BYTES:
             reason = f"larger than {MAX_CHUNK_FILE_BYTES:,} bytes"
         content = None if reason else read_bytes(full_path(project.root, path, path_raw), MAX_CHUNK_FILE_BYTES + 1)
-        errors.append(None)
         if reason is None and content is None:
-            reason = errors[-1] = UNREADABLE  # recorded as an error: tried again next run
+            reason = UNREADABLE
+        errors.append(UNREADABLE if reason == UNREADABLE else None)  # an error is tried again next run
         if reason:
             skipped.append((path, reason))
             continue
         text = content.decode("utf-8", "replace")
         text = redact(text, scanner.scan_text(path, text))
+        tokenizer = tokenizers[index]
         try:
-            tokenizer = tokenizers[index]
             chunks = chunk_text(index, path, text, tokenizer.count_tokens, max_tokens=tokenizer.max_tokens,
                                 config_format=config_format, infra_kind=infra_kind,
                                 symbols=symbols_by_path.get(path, ()))

@@ -211,25 +211,18 @@ class SearchService:
         return self.audit.flush()
 
     def warm(self) -> None:
-        """Read the snapshot (BM25 indexes included) and run each local model once, so that the
-        first search pays for neither. Remote embedders are left alone: warming them would be a
-        paid request."""
-        from anfl_assets.domain.vectors.embedders import SentenceTransformerEmbedder
-
+        """Read the snapshot (BM25 indexes included) and warm each model once (`Embedder.warm`:
+        a local model runs, a remote one is left alone), so that the first search pays for neither."""
         self._snapshot()
-        seen = set()
-        for embedder in self.embedders.values():
-            if isinstance(embedder, SentenceTransformerEmbedder) and embedder.model_id not in seen:
-                seen.add(embedder.model_id)
-                with _one_torch_thread():
-                    embedder.embed(["warm up"])
+        for embedder in {e.model_id: e for e in self.embedders.values()}.values():
+            with _one_torch_thread():
+                embedder.warm()
 
-    def refresh(self) -> bool:
-        """Reload the snapshot now if the warehouse changed; True if it did. A server calls this
-        from a background thread so that the first search after a scan does not pay for the
-        reload (a search still checks, and reloads itself if it gets there first)."""
-        before = self._snap
-        return self._snapshot() is not before
+    def refresh(self) -> None:
+        """Reload the snapshot now if the warehouse changed. A server calls this from a background
+        thread so that the first search after a scan does not pay for the reload (a search still
+        checks, and reloads itself if it gets there first)."""
+        self._snapshot()
 
     def close(self) -> None:
         self.audit.close()

@@ -303,3 +303,17 @@ def test_openai_never_logs_texts(fake, caplog):
     assert caplog.records  # the retry was logged ...
     assert all("internal-hostname" not in r.getMessage() for r in caplog.records)  # ... without the text
     assert "internal-hostname" not in str(info.value)
+
+
+def test_warming_up_bills_no_remote_request_and_runs_a_local_model(fake, minilm):
+    """What `anfl serve` does at start-up: the local model runs once, the remote one is not called."""
+    openai_embedder(fake).warm()
+    assert fake.requests == []
+    calls = []
+    real = minilm.embed
+    minilm.embed = lambda texts: calls.append(list(texts)) or real(texts)
+    try:
+        minilm.warm()
+    finally:
+        del minilm.embed
+    assert len(calls) == 1

@@ -44,6 +44,9 @@ class WordEmbedder:
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1)
 
+    def warm(self):
+        pass  # nothing to load
+
 
 CHUNKS = [  # (chunk id, index, path, level, text)
     ("c-pool", "code", "svc/pool.py", "internal", "svc/pool.py :: ConnectionPool\nclass ConnectionPool: database "
