@@ -15,7 +15,7 @@ PROJECT ?= $(if $(ESTATE),$(notdir $(abspath $(ESTATE))),aeonnova)
 
 .PHONY: install run test ui bench clean
 
-$(STAMP): pyproject.toml setup.py anfl_assets/_fastwalk.c
+$(STAMP): pyproject.toml setup.py anfl_assets/_fastwalk.c anfl_assets/_pyoutline.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -50,4 +50,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_embed.py
 
 clean:
-	rm -rf $(VENV) .anfl build anfl_assets/_fastwalk*.so
+	rm -rf $(VENV) .anfl build anfl_assets/_fastwalk*.so anfl_assets/_pyoutline*.so

@@ -295,6 +295,197 @@ def test_python_null_bytes_and_encodings():
 
 
 # --------------------------------------------------------------------------------------
+# Python: the native outline scanner against ast
+# --------------------------------------------------------------------------------------
+
+needs_scanner = pytest.mark.skipif(cs._pyoutline is None, reason="the native scanner is not built here")
+
+
+def _ast_result(source: bytes):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cs._python_ast(ast.parse(source))
+
+
+# Valid Python that a line- or regex-based outline would get wrong; the scanner must vouch for
+# each (no ast fallback) and still agree with ast exactly.
+TRICKY_VALID = {
+    "lambda_in_headers": b"if (lambda: 1)():\n    def f(x=lambda: 2): pass\nelse:\n    y = lambda a: a\n",
+    "walrus_and_annotations": b"if (n := 10) > 5:\n    x: int = 1\n    d: dict[str, int] = {'a': 1}\n"
+                              b"def g():\n    z: 'int'\n    return z\n",
+    "soft_keywords_as_names": b"match = 1\ncase = match\ndef match(case): return case\nclass case: pass\n"
+                              b"match(x)\nmatch[1]\nmatch.y\n",
+    "match_statement": b"match cmd:\n    case ['go', d] if d:\n        def go(): pass\n    case Point(x=0) | None:\n"
+                       b"        import json\n    case _:\n        pass\n",
+    "decorators_with_comments": b"@a.b(c=1)\n# between\n\n@d\nasync def f():\n    \"\"\"Doc.\"\"\"\n    await x\n",
+    "nested_and_dedented_comments": b"class A:\n    class B:\n        def m(self):\n            x = 1\n# dedented\n"
+                                    b"            return x\n    # trailing comment\n\n\ny = 2\n",
+    "inline_bodies": b"def f(): 'inline doc'; import os\nclass C: x = 1; import sys as s\nif x: import a.b as c, d\n",
+    "continuations": b"def f(a,\n      b) -> \\\n        int:\n    return (a +\n            b)\n"
+                     b"def g():\n    return \"\"\"multi\nline\"\"\" + \\\n        'x'\n",
+    "strings_that_look_like_code": b"s = \"\"\"\ndef fake():\n    pass\n\"\"\"\ndef real():\n"
+                                   b"    \"doc with 'quotes' and \\\"\"\n"
+                                   b"    t = \"# not a comment ' \"\n    return f'{s!r:>{10}}'\n",
+    "docstring_escapes_and_unicode": ("def a():\n    \"tab\\there\"\ndef b():\n    r\"\"\"raw \\n stays\"\"\"\n"
+                                      "def c():\n    \"\"\"caf\u00e9 \u2013 ok\"\"\"\ndef d():\n    u'\\N{BULLET} item'\n"
+                                      "def e():\n    ('joined'\n     # note\n     ' parts')\n").encode(),
+    "relative_and_star_imports": b"from . import (a, b as c,)\nfrom ...pkg.mod import x\nfrom .m import *\n"
+                                 b"import a.b.c\nfrom __future__ import annotations\n",
+    "line_endings_and_form_feed": b"def f():\r\n    pass\r\n\x0c\r\nclass C:\r    def m(self): pass\r",
+    "tabs": b"class T:\n\tdef m(self):\n\t\treturn 1\n\tdef n(self):\n\t\tpass\n",
+    "py3_print_forms": b"print >> f, 'x'\nprint\nprint(1, end='')\nprint, x = 1, 2\n",
+    "semicolons_and_ellipsis": b"def f(): ...\nx = 1;\nclass P: ...; y = 2\n",
+    "except_star_and_groups": b"try:\n    pass\nexcept* (ValueError, TypeError) as e:\n    def h(): pass\n",
+    "deep_brackets_dedent": b"def f():\n    x = [\n1,\n  2]\n    return x\n",
+    "bom": b"\xef\xbb\xbfdef f(): pass\n",
+    "numbers": b"x = 0x_FF + 0o17 + 0b1_0 + 1_000.5e-3j + .5 + 1e10 + 0 + 00\n",
+}
+
+# Invalid Python, each of a kind the scanner must flag so that ast reports the error.
+FLAGGED_INVALID = {
+    "py2_print": b"print 'hello'\n",
+    "py2_exec": b"exec code in ns\n",
+    "py2_except": b"try:\n    pass\nexcept ValueError, e:\n    pass\n",
+    "py2_backquote": b"x = `y`\n",
+    "py2_not_equal": b"if a <> b:\n    pass\n",
+    "py2_octal": b"mode = 0777\n",
+    "py2_long": b"n = 10L\n",
+    "py2_ur_prefix": b"s = ur'x'\n",
+    "py2_tuple_params": b"def f(a, (b, c)):\n    pass\n",
+    "py2_raise": b"raise ValueError, 'x'\n",
+    "unterminated_string": b"s = 'abc\ndef f(): pass\n",
+    "unterminated_triple": b"def f():\n    '''never closed\n",
+    "unclosed_bracket": b"def f(:\n    pass\n",
+    "mismatched_bracket": b"x = (1, 2]\n",
+    "unexpected_indent": b"x = 1\n    y = 2\n",
+    "missing_block": b"def f():\nx = 1\n",
+    "unindent_mismatch": b"if x:\n        a = 1\n    b = 2\n",
+    "inconsistent_tabs": b"if x:\n\ta = 1\n        b = 2\n",
+    "decorator_without_def": b"@dec\nx = 1\n",
+    "stray_character": b"x = $y\n",
+    "str_bytes_mix": b"s = 'a' b'b'\n",
+    "stray_backslash": b"x = 1 \\ 2\n",
+    "missing_comma": b"x = [(1) 2]\n",
+    "colon_on_a_statement": b"frames = get_stack(task, limit):\n",
+    "bad_escape": b"s = '\\x4'\n",
+    "pep695_under_311": b"def f[T](x: T) -> T:\n    return x\n",
+    "null_byte": b"x = 1\x00\n",
+    "latin1_without_cookie": b"s = '\xe9'\n",
+    "header_without_colon": b"while True\n    pass\n",
+    "empty_statement": b"x = 1;;\n",
+}
+
+
+@needs_scanner
+@pytest.mark.parametrize("name", sorted(TRICKY_VALID))
+def test_python_outline_vouches_for_tricky_valid_code(name):
+    source = TRICKY_VALID[name]
+    assert cs._pyoutline.outline(source)[2] is False
+    st = extract_structure("python", source)
+    assert st.error is None
+    assert (st.symbols, st.imports) == _ast_result(source)
+
+
+@needs_scanner
+@pytest.mark.parametrize("name", sorted(FLAGGED_INVALID))
+def test_python_outline_flags_invalid_code_for_ast(name):
+    source = FLAGGED_INVALID[name]
+    with pytest.raises((SyntaxError, ValueError)):
+        ast.parse(source)
+    assert cs._pyoutline.outline(source)[2] is True
+    st = extract_structure("python", source)
+    assert st.error is not None and st.error.startswith("SyntaxError line ")
+
+
+@needs_scanner
+def test_python_outline_latin1_cookie_goes_through_ast():
+    source = b"# -*- coding: latin-1 -*-\ndef caf\xe9(): pass\ndef g():\n    '\xe9t\xe9'\n"
+    assert cs._pyoutline.outline(source)[2] is True
+    st = extract_structure("python", source)
+    assert st.error is None
+    assert [(s[1], s[5]) for s in st.symbols] == [("caf\u00e9", None), ("g", "\u00e9t\u00e9")]
+
+
+def _stdlib_sources() -> list[Path]:
+    root = Path(ast.__file__).parent
+    return sorted(p for p in root.rglob("*.py") if "site-packages" not in p.parts)
+
+
+@needs_scanner
+def test_python_outline_matches_ast_on_the_standard_library():
+    """Every file of the standard library (about 2,000, tests and bad-syntax samples included):
+    where ast parses it and the scanner vouches for it, the results are identical; where ast
+    fails, the scanner flagged it; the scanner vouches for nearly all valid files."""
+    import warnings
+
+    valid = vouched = 0
+    for path in _stdlib_sources():
+        source = path.read_bytes()
+        suspect = cs._pyoutline.outline(source)[2]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            assert suspect, path
+            continue
+        valid += 1
+        if not suspect:
+            vouched += 1
+            st = cs._outline_python(source)
+            assert (st.symbols, st.imports) == cs._python_ast(tree), path
+    assert valid > 1500
+    assert vouched / valid > 0.99
+
+
+@needs_scanner
+def test_python_outline_survives_mutations():
+    """Random edits of standard-library files (characters deleted, inserted, repeated): the
+    scanner never fails, and whenever it vouches for a file that ast parses, it agrees."""
+    import random
+    import warnings
+
+    rng = random.Random(20261201)
+    sources = [p.read_bytes() for p in _stdlib_sources()[::10]]
+    sources = [s for s in sources if 0 < len(s) < 40_000]
+    alphabet = b" \t\n\r:()[]{}'\"#\\.,;@=xdefclass0123"
+    agreed = 0
+    for _ in range(600):
+        source = rng.choice(sources)
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(source))
+            op = rng.random()
+            if op < 0.4:
+                source = source[:pos] + source[pos + 1:]
+            elif op < 0.8:
+                source = source[:pos] + bytes([rng.choice(alphabet)]) + source[pos:]
+            else:
+                source = source[:pos] + source[pos:pos + 40] + source[pos:]
+        suspect = cs._pyoutline.outline(source)[2]
+        st = extract_structure("python", source)
+        if suspect:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue  # a grammar-level error the scanner does not see (documented)
+        assert (st.symbols, st.imports) == cs._python_ast(tree)
+        agreed += 1
+    assert agreed > 100
+
+
+def test_python_without_the_scanner_takes_the_tree_sitter_path(monkeypatch):
+    with_scanner = extract_structure("python", PYTHON)
+    monkeypatch.setattr(cs, "_pyoutline", None)
+    assert extract_structure("python", PYTHON) == with_scanner
+    assert extract_structure("python", b'print "x"\ndef h(): pass\n').error.startswith("SyntaxError line 1")
+
+
+# --------------------------------------------------------------------------------------
 # JavaScript / TypeScript
 # --------------------------------------------------------------------------------------
 
