@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from anfl_assets.domain.warehouse import Warehouse, insert_rows
 from anfl_assets.domain.workers import worker_pool
@@ -59,15 +60,16 @@ def processed_table(project: str, extractor: str, version: str, paths, blake3s, 
 
 @dataclass
 class WorkSet:
-    """What one materialization must do: `todo` rows to (re)process, `kept` paths whose rows stay."""
+    """What one materialization must do: `todo` rows to (re)process; `stale` paths whose rows go
+    (the todo's, and those of files no longer among the candidates); `files` candidates in all."""
 
-    current: pa.Table
+    files: int
     todo: pa.Table
-    kept: pa.Table
+    stale: pa.Table
 
     @property
     def reused(self) -> int:
-        return self.kept.num_rows
+        return self.files - self.todo.num_rows
 
 
 def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_sql: str,
@@ -76,38 +78,52 @@ def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_s
     whatever the extractor needs), `select` narrows them where SQL cannot (a filename test);
     compare with what was processed at this version. A file recorded as UNREADABLE counts as
     not processed. An extractor whose output depends on more than the content (the file's
-    class, say) returns that as an `input_key` column and records it: a change re-processes."""
+    class, say) returns that as an `input_key` column and records it: a change re-processes.
+
+    One query joins the candidates with what was processed (on path) and returns only what
+    differs: the todo rows, and the paths processed before that are no longer candidates. A
+    run that changes a few files moves a few rows out of DuckDB."""
     with wh.read() as con:
-        current = con.sql(files_sql, params=params or None).to_arrow_table()
-        if select is not None:
-            current = select(current)
-        con.register("current_files", current)
-        input_key = "c.input_key" if "input_key" in current.column_names else "NULL"
-        kept = con.sql(
-            "SELECT c.path FROM current_files c JOIN enrich.processed p "
-            "ON p.project = ? AND p.extractor = ? AND p.version = ? AND p.path = c.path AND p.blake3 = c.blake3 "
-            f"AND p.error IS DISTINCT FROM ? AND p.input_key IS NOT DISTINCT FROM {input_key}",
-            params=[project, extractor, version, UNREADABLE]).to_arrow_table()
-        con.register("kept_paths", kept)
-        todo = con.sql("SELECT * FROM current_files WHERE path NOT IN (SELECT path FROM kept_paths)"
-                       ).to_arrow_table()
-    return WorkSet(current=current, todo=todo, kept=kept)
+        if select is None:
+            source, source_params = f"({files_sql})", list(params or [])
+        else:
+            con.register("candidate_files", select(con.sql(files_sql, params=params or None).to_arrow_table()))
+            source, source_params = "candidate_files", []
+        columns = [d[0] for d in con.sql(f"SELECT * FROM {source} c LIMIT 0", params=source_params or None).description]
+        input_key = "c.input_key" if "input_key" in columns else "NULL"
+        picked = ", ".join(f'c."{name}"' for name in columns)
+        diff = con.sql(
+            f"SELECT {picked}, p.path AS _processed_path, count(c.path) OVER () AS _files "
+            f"FROM {source} c FULL JOIN (SELECT * FROM enrich.processed WHERE project = ? AND extractor = ?) p "
+            "ON p.path = c.path "
+            "QUALIFY c.path IS NULL OR p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
+            f"OR p.error IS NOT DISTINCT FROM ? OR p.input_key IS DISTINCT FROM {input_key}",
+            params=[*source_params, project, extractor, version, UNREADABLE]).to_arrow_table()
+        if diff.num_rows:
+            files = diff["_files"][0].as_py()
+        else:
+            files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchone()[0]
+    is_candidate = pc.is_valid(diff["path"])
+    todo = diff.filter(is_candidate).select(columns)
+    stale = pa.table({"path": pc.coalesce(diff["path"], diff["_processed_path"])})
+    return WorkSet(files=files, todo=todo, stale=stale)
 
 
 def commit_work(wh: Warehouse, project: str, extractor: str, work: WorkSet,
                 outputs: dict[str, pa.Table], processed: pa.Table,
                 derived: dict[str, pa.Table] | None = None) -> None:
-    """One transaction: drop rows of paths not kept, insert the new ones, record what was processed.
+    """One transaction: drop the rows of the stale paths, insert the new ones, record what was processed.
 
     `outputs` are per-file tables (path column) maintained incrementally; `derived`
     are per-project tables recomputed whole (e.g. drift), replaced outright."""
     with wh.write() as con:
-        con.register("kept_paths", work.kept)
+        con.register("stale_paths", work.stale)
         for table, rows in [*outputs.items(), ("enrich.processed", processed)]:
             extra = " AND extractor = ?" if table == "enrich.processed" else ""
             params = [project, extractor] if extra else [project]
-            con.execute(f"DELETE FROM {table} WHERE project = ?{extra} "
-                        "AND path NOT IN (SELECT path FROM kept_paths)", params)
+            if work.stale.num_rows:
+                con.execute(f"DELETE FROM {table} WHERE project = ?{extra} "
+                            "AND path IN (SELECT path FROM stale_paths)", params)
             insert_rows(con, table, rows)
         for table, rows in (derived or {}).items():
             con.execute(f"DELETE FROM {table} WHERE project = ?", [project])

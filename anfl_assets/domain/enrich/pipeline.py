@@ -85,7 +85,7 @@ def refresh_file_classes(wh: Warehouse, project: Project, extra_rules: str | Non
     processed = processed_table(project.name, "classify", version, todo["path"].to_pylist(),
                                  todo["blake3"].to_pylist(), [None] * n, [None] * n, [None] * n)
     commit_work(wh, project.name, "classify", work, {"enrich.file_classes": classes}, processed)
-    return WorkStats(files=work.current.num_rows, processed=n, reused=work.reused,
+    return WorkStats(files=work.files, processed=n, reused=work.reused,
                        seconds=time.perf_counter() - t0)
 
 
@@ -294,7 +294,7 @@ def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) ->
                                  todo["blake3"].to_pylist(), errors, error_lines, skipped)
     commit_work(wh, project.name, "code_structure", work,
                 {"enrich.code_symbols": symbols, "enrich.code_imports": imports}, processed)
-    return WorkStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
+    return WorkStats(files=work.files, processed=todo.num_rows, reused=work.reused,
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={"symbols": symbols.num_rows, "imports": imports.num_rows})
 
@@ -370,7 +370,7 @@ def refresh_config_patterns(wh: Warehouse, project: Project, fingerprint_key: by
     commit_work(wh, project.name, "config_patterns", work,
                 {"enrich.config_keys": keys, "enrich.k8s_resources": k8s}, processed)
     drift = _refresh_drift(wh, project.name)
-    return WorkStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
+    return WorkStats(files=work.files, processed=todo.num_rows, reused=work.reused,
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={"keys": keys.num_rows, "k8s objects": k8s.num_rows, "drift": drift})
 
@@ -504,7 +504,7 @@ def refresh_dependencies(wh: Warehouse, project: Project, store, workers: int = 
                  "enrich.dependency_provides": provides}, processed)
     derived = _refresh_import_edges_and_usage(wh, project.name)
     sbom = _refresh_sbom(wh, project.name, store)
-    return WorkStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
+    return WorkStats(files=work.files, processed=todo.num_rows, reused=work.reused,
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={**derived, **sbom})
 

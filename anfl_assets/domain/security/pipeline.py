@@ -162,7 +162,7 @@ def refresh_security(wh: Warehouse, project: Project, key: bytes, *, extra_secre
 
     walked = _refresh_history(wh, project, key, version, extra_secret_rules) if project.is_git else 0
     derived = derive_findings(wh, project, now=now)
-    return WorkStats(files=work.current.num_rows, processed=n, reused=work.reused,
+    return WorkStats(files=work.files, processed=n, reused=work.reused,
                      errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                      extra={"commits walked": walked, **derived})
 

@@ -120,7 +120,7 @@ def refresh_chunks(wh: Warehouse, project: Project, tokenizers: Mapping[str, obj
     with wh.read() as con:
         per_index = dict(con.sql("SELECT index_name, count(*) FROM vectors.chunks WHERE project = ? GROUP BY 1",
                                  params=[project.name]).fetchall())
-    return WorkStats(files=work.current.num_rows, processed=todo.num_rows, reused=work.reused,
+    return WorkStats(files=work.files, processed=todo.num_rows, reused=work.reused,
                        seconds=time.perf_counter() - t0,
                        extra={"chunks new": table.num_rows, "files skipped (new)": len(skipped),
                               "chunks per index": per_index, "chunks per sensitivity": levels})
