@@ -133,8 +133,13 @@ def child_main(spec: dict) -> dict:
 
 def run_child(spec: dict) -> dict:
     with tempfile.TemporaryFile() as fh:
+        env = dict(os.environ)
+        package_root = spec.get("package_root") or str(REPO_ROOT)
+        # The step's worker processes must import the same package as the child: the forkserver
+        # starts with the working directory first on its path, then PYTHONPATH.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
         proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)],
-                                stdout=fh, cwd=REPO_ROOT)
+                                stdout=fh, cwd=package_root, env=env)
         _, status, _ = os.wait4(proc.pid, 0)
         code = os.waitstatus_to_exitcode(status)
         fh.seek(0)
