@@ -10,7 +10,9 @@ chunks, because parsing is CPU-bound and the GIL would serialise it.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,22 +60,74 @@ def processed_table(project: str, extractor: str, version: str, paths, blake3s, 
     }, schema=PROCESSED_SCHEMA)
 
 
+# A plan with at most this many files to process keeps its (write) connection until the commit:
+# opening and closing DuckDB costs tens of milliseconds, most of a small incremental run, and
+# holding the lock while a few hundred files are read is short. Bigger work lets go meanwhile.
+HOLD_TODO_FILES = 2_000
+
+
 @dataclass
 class WorkSet:
     """What one materialization must do: `todo` rows to (re)process; `stale` paths whose rows go
-    (the todo's, and those of files no longer among the candidates); `files` candidates in all."""
+    (the todo's, and those of files no longer among the candidates); `files` candidates in all.
+
+    Planned with `hold=True`, a small work set keeps the write connection it was planned on
+    until `commit_work`; use it as a context manager so that an error in between rolls back and
+    releases the lock."""
 
     files: int
     todo: pa.Table
     stale: pa.Table
+    _held: ExitStack | None = None
+    _con: object | None = None
 
     @property
     def reused(self) -> int:
         return self.files - self.todo.num_rows
 
+    def __enter__(self) -> WorkSet:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._release(*exc)
+
+    def _release(self, *exc) -> None:
+        held, self._held, self._con = self._held, None, None
+        if held is not None:
+            held.__exit__(*(exc or (None, None, None)))
+
+
+def _plan(con, project: str, extractor: str, version: str, files_sql: str, params: list | None,
+          select: Callable[[pa.Table], pa.Table] | None) -> WorkSet:
+    if select is None:
+        source, source_params = f"({files_sql})", list(params or [])
+    else:
+        con.register("candidate_files", select(con.sql(files_sql, params=params or None).to_arrow_table()))
+        source, source_params = "candidate_files", []
+    columns = [d[0] for d in con.sql(f"SELECT * FROM {source} c LIMIT 0", params=source_params or None).description]
+    input_key = "c.input_key" if "input_key" in columns else "NULL"
+    picked = ", ".join(f'c."{name}"' for name in columns)
+    diff = con.sql(
+        f"SELECT {picked}, p.path AS _processed_path, count(c.path) OVER () AS _files "
+        f"FROM {source} c FULL JOIN (SELECT * FROM enrich.processed WHERE project = ? AND extractor = ?) p "
+        "ON p.path = c.path "
+        "QUALIFY c.path IS NULL OR p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
+        f"OR p.error IS NOT DISTINCT FROM ? OR p.input_key IS DISTINCT FROM {input_key}",
+        params=[*source_params, project, extractor, version, UNREADABLE]).to_arrow_table()
+    if diff.num_rows:
+        files = diff["_files"][0].as_py()
+    else:
+        files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchall()[0][0]
+    if select is not None:
+        con.unregister("candidate_files")
+    todo = diff.filter(pc.is_valid(diff["path"])).select(columns)
+    stale = pa.table({"path": pc.coalesce(diff["path"], diff["_processed_path"])})
+    return WorkSet(files=files, todo=todo, stale=stale)
+
 
 def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_sql: str,
-              params: list | None = None, select: Callable[[pa.Table], pa.Table] | None = None) -> WorkSet:
+              params: list | None = None, select: Callable[[pa.Table], pa.Table] | None = None,
+              hold: bool = False) -> WorkSet:
     """`files_sql` selects this extractor's candidate files (must return path, blake3 and
     whatever the extractor needs), `select` narrows them where SQL cannot (a filename test);
     compare with what was processed at this version. A file recorded as UNREADABLE counts as
@@ -82,31 +136,22 @@ def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_s
 
     One query joins the candidates with what was processed (on path) and returns only what
     differs: the todo rows, and the paths processed before that are no longer candidates. A
-    run that changes a few files moves a few rows out of DuckDB."""
-    with wh.read() as con:
-        if select is None:
-            source, source_params = f"({files_sql})", list(params or [])
-        else:
-            con.register("candidate_files", select(con.sql(files_sql, params=params or None).to_arrow_table()))
-            source, source_params = "candidate_files", []
-        columns = [d[0] for d in con.sql(f"SELECT * FROM {source} c LIMIT 0", params=source_params or None).description]
-        input_key = "c.input_key" if "input_key" in columns else "NULL"
-        picked = ", ".join(f'c."{name}"' for name in columns)
-        diff = con.sql(
-            f"SELECT {picked}, p.path AS _processed_path, count(c.path) OVER () AS _files "
-            f"FROM {source} c FULL JOIN (SELECT * FROM enrich.processed WHERE project = ? AND extractor = ?) p "
-            "ON p.path = c.path "
-            "QUALIFY c.path IS NULL OR p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
-            f"OR p.error IS NOT DISTINCT FROM ? OR p.input_key IS DISTINCT FROM {input_key}",
-            params=[*source_params, project, extractor, version, UNREADABLE]).to_arrow_table()
-        if diff.num_rows:
-            files = diff["_files"][0].as_py()
-        else:
-            files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchone()[0]
-    is_candidate = pc.is_valid(diff["path"])
-    todo = diff.filter(is_candidate).select(columns)
-    stale = pa.table({"path": pc.coalesce(diff["path"], diff["_processed_path"])})
-    return WorkSet(files=files, todo=todo, stale=stale)
+    run that changes a few files moves a few rows out of DuckDB. `hold`: see WorkSet."""
+    if not hold:
+        with wh.read() as con:
+            return _plan(con, project, extractor, version, files_sql, params, select)
+    held = ExitStack()
+    con = held.enter_context(wh.write())
+    try:
+        work = _plan(con, project, extractor, version, files_sql, params, select)
+    except BaseException:
+        held.__exit__(*sys.exc_info())
+        raise
+    if work.todo.num_rows <= HOLD_TODO_FILES:
+        work._held, work._con = held, con
+    else:
+        held.__exit__(None, None, None)
+    return work
 
 
 def commit_work(wh: Warehouse, project: str, extractor: str, work: WorkSet,
@@ -116,18 +161,28 @@ def commit_work(wh: Warehouse, project: str, extractor: str, work: WorkSet,
 
     `outputs` are per-file tables (path column) maintained incrementally; `derived`
     are per-project tables recomputed whole (e.g. drift), replaced outright."""
+    if work._con is not None:
+        _commit(work._con, project, extractor, work, outputs, processed, derived)
+        work._release()  # COMMIT and close
+        return
     with wh.write() as con:
-        con.register("stale_paths", work.stale)
-        for table, rows in [*outputs.items(), ("enrich.processed", processed)]:
-            extra = " AND extractor = ?" if table == "enrich.processed" else ""
-            params = [project, extractor] if extra else [project]
-            if work.stale.num_rows:
-                con.execute(f"DELETE FROM {table} WHERE project = ?{extra} "
-                            "AND path IN (SELECT path FROM stale_paths)", params)
-            insert_rows(con, table, rows)
-        for table, rows in (derived or {}).items():
-            con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
-            insert_rows(con, table, rows)
+        _commit(con, project, extractor, work, outputs, processed, derived)
+
+
+def _commit(con, project: str, extractor: str, work: WorkSet, outputs: dict[str, pa.Table],
+            processed: pa.Table, derived: dict[str, pa.Table] | None) -> None:
+    con.register("stale_paths", work.stale)
+    for table, rows in [*outputs.items(), ("enrich.processed", processed)]:
+        extra = " AND extractor = ?" if table == "enrich.processed" else ""
+        params = [project, extractor] if extra else [project]
+        if work.stale.num_rows:
+            con.execute(f"DELETE FROM {table} WHERE project = ?{extra} "
+                        "AND path IN (SELECT path FROM stale_paths)", params)
+        insert_rows(con, table, rows)
+    for table, rows in (derived or {}).items():
+        con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
+        insert_rows(con, table, rows)
+    con.unregister("stale_paths")
 
 
 def full_path(root: Path, path: str, path_raw: bytes | None) -> bytes:

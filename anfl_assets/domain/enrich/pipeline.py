@@ -69,22 +69,22 @@ def refresh_file_classes(wh: Warehouse, project: Project, extra_rules: str | Non
                          workers: int = 1) -> WorkStats:
     t0 = time.perf_counter()
     version = _classifier(extra_rules).version
-    work = plan_work(wh, project.name, "classify", version, CLASSIFY_FILES_SQL, [project.name])
-    todo = work.todo
-    rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "file_type", "is_text", "size"))))
-    chunks = [(project.root, extra_rules, rows[i:i + 512]) for i in range(0, len(rows), 512)]
-    results = [r for part in pool_map(_classify_chunk, chunks, workers) for r in part]
-    cols = list(zip(*results)) if results else [[], [], [], [], []]
-    n = todo.num_rows
-    classes = pa.table({
-        "project": [project.name] * n, "path": todo["path"],
-        "category": pa.array(cols[0], pa.string()), "language": pa.array(cols[1], pa.string()),
-        "config_format": pa.array(cols[2], pa.string()), "infra_kind": pa.array(cols[3], pa.string()),
-        "rule": pa.array(cols[4], pa.string()),
-    })
-    processed = processed_table(project.name, "classify", version, todo["path"].to_pylist(),
-                                 todo["blake3"].to_pylist(), [None] * n, [None] * n, [None] * n)
-    commit_work(wh, project.name, "classify", work, {"enrich.file_classes": classes}, processed)
+    with plan_work(wh, project.name, "classify", version, CLASSIFY_FILES_SQL, [project.name], hold=True) as work:
+        todo = work.todo
+        rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "file_type", "is_text", "size"))))
+        chunks = [(project.root, extra_rules, rows[i:i + 512]) for i in range(0, len(rows), 512)]
+        results = [r for part in pool_map(_classify_chunk, chunks, workers) for r in part]
+        cols = list(zip(*results)) if results else [[], [], [], [], []]
+        n = todo.num_rows
+        classes = pa.table({
+            "project": [project.name] * n, "path": todo["path"],
+            "category": pa.array(cols[0], pa.string()), "language": pa.array(cols[1], pa.string()),
+            "config_format": pa.array(cols[2], pa.string()), "infra_kind": pa.array(cols[3], pa.string()),
+            "rule": pa.array(cols[4], pa.string()),
+        })
+        processed = processed_table(project.name, "classify", version, todo["path"].to_pylist(),
+                                     todo["blake3"].to_pylist(), [None] * n, [None] * n, [None] * n)
+        commit_work(wh, project.name, "classify", work, {"enrich.file_classes": classes}, processed)
     return WorkStats(files=work.files, processed=n, reused=work.reused,
                        seconds=time.perf_counter() - t0)
 
@@ -253,47 +253,47 @@ def _expand(table: pa.Table, counts: list[int], source: list[int], paths: list[s
 def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) -> WorkStats:
     t0 = time.perf_counter()
     version = str(code_structure.EXTRACTOR_VERSION)
-    work = plan_work(wh, project.name, "code_structure", version, CODE_FILES_SQL, [project.name])
-    todo = work.todo
-    rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type"))))
-    canon = _same_content(todo)
-    unique = [i for i, c in enumerate(canon) if c == i]
-    run_rows = [rows[i] for i in unique] if len(unique) < len(rows) else rows
-    sizes = [min(r[2] or 0, MAX_SOURCE_BYTES) for r in run_rows]
-    chunks = [(project.root, chunk) for chunk in _byte_chunks(run_rows, sizes, CHUNK_BYTES, CHUNK_FILES)]
-    in_process = sum(sizes) < IN_PROCESS_BYTES
-    parts = pool_map(_structure_chunk, chunks, 1 if in_process else workers)
-    errors, error_lines, skipped, n_symbols, n_imports = (
-        [v for part in parts for v in part[k]] for k in range(5))
-    symbols = pa.concat_tables([part[5] for part in parts]) if parts else _SYMBOL_SCHEMA.empty_table()
-    imports = pa.concat_tables([part[6] for part in parts]) if parts else _IMPORT_SCHEMA.empty_table()
-    del parts
+    with plan_work(wh, project.name, "code_structure", version, CODE_FILES_SQL, [project.name], hold=True) as work:
+        todo = work.todo
+        rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type"))))
+        canon = _same_content(todo)
+        unique = [i for i, c in enumerate(canon) if c == i]
+        run_rows = [rows[i] for i in unique] if len(unique) < len(rows) else rows
+        sizes = [min(r[2] or 0, MAX_SOURCE_BYTES) for r in run_rows]
+        chunks = [(project.root, chunk) for chunk in _byte_chunks(run_rows, sizes, CHUNK_BYTES, CHUNK_FILES)]
+        in_process = sum(sizes) < IN_PROCESS_BYTES
+        parts = pool_map(_structure_chunk, chunks, 1 if in_process else workers)
+        errors, error_lines, skipped, n_symbols, n_imports = (
+            [v for part in parts for v in part[k]] for k in range(5))
+        symbols = pa.concat_tables([part[5] for part in parts]) if parts else _SYMBOL_SCHEMA.empty_table()
+        imports = pa.concat_tables([part[6] for part in parts]) if parts else _IMPORT_SCHEMA.empty_table()
+        del parts
 
-    if len(unique) < len(rows):
-        # A copy whose original could not be read is tried on its own.
-        position = {row: k for k, row in enumerate(unique)}
-        retry = [i for i, c in enumerate(canon) if c != i and errors[position[c]] == UNREADABLE]
-        if retry:
-            extra = _structure_chunk((project.root, [rows[i] for i in retry]))
-            for i, k in zip(retry, range(len(retry))):
-                position[i] = len(errors) + k
-            for lst, add in zip((errors, error_lines, skipped, n_symbols, n_imports), extra[:5]):
-                lst.extend(add)
-            symbols = pa.concat_tables([symbols, extra[5]])
-            imports = pa.concat_tables([imports, extra[6]])
-            for i in retry:
-                canon[i] = i
-        source = [position[c] for c in canon]
-        paths = [r[0] for r in rows]
-        errors, error_lines, skipped = ([lst[k] for k in source] for lst in (errors, error_lines, skipped))
-        symbols = _expand(symbols, n_symbols, source, paths)
-        imports = _expand(imports, n_imports, source, paths)
-    symbols = _with_project(symbols, project.name)
-    imports = _with_project(imports, project.name)
-    processed = processed_table(project.name, "code_structure", version, todo["path"].to_pylist(),
-                                 todo["blake3"].to_pylist(), errors, error_lines, skipped)
-    commit_work(wh, project.name, "code_structure", work,
-                {"enrich.code_symbols": symbols, "enrich.code_imports": imports}, processed)
+        if len(unique) < len(rows):
+            # A copy whose original could not be read is tried on its own.
+            position = {row: k for k, row in enumerate(unique)}
+            retry = [i for i, c in enumerate(canon) if c != i and errors[position[c]] == UNREADABLE]
+            if retry:
+                extra = _structure_chunk((project.root, [rows[i] for i in retry]))
+                for i, k in zip(retry, range(len(retry))):
+                    position[i] = len(errors) + k
+                for lst, add in zip((errors, error_lines, skipped, n_symbols, n_imports), extra[:5]):
+                    lst.extend(add)
+                symbols = pa.concat_tables([symbols, extra[5]])
+                imports = pa.concat_tables([imports, extra[6]])
+                for i in retry:
+                    canon[i] = i
+            source = [position[c] for c in canon]
+            paths = [r[0] for r in rows]
+            errors, error_lines, skipped = ([lst[k] for k in source] for lst in (errors, error_lines, skipped))
+            symbols = _expand(symbols, n_symbols, source, paths)
+            imports = _expand(imports, n_imports, source, paths)
+        symbols = _with_project(symbols, project.name)
+        imports = _with_project(imports, project.name)
+        processed = processed_table(project.name, "code_structure", version, todo["path"].to_pylist(),
+                                     todo["blake3"].to_pylist(), errors, error_lines, skipped)
+        commit_work(wh, project.name, "code_structure", work,
+                    {"enrich.code_symbols": symbols, "enrich.code_imports": imports}, processed)
     return WorkStats(files=work.files, processed=todo.num_rows, reused=work.reused,
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={"symbols": symbols.num_rows, "imports": imports.num_rows})

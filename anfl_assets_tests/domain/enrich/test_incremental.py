@@ -48,3 +48,55 @@ def test_a_file_unreadable_at_extraction_is_tried_again_with_the_same_content(tm
     third = pipeline.refresh_code_structure(wh, project)
     assert (third.processed, third.reused) == (0, 2)
     assert _symbols(wh) == [("billing/invoice.py", "invoice_total", 4, 6), ("billing/tax.py", "vat", 1, 2)]
+
+
+def _shop(tmp_path, n_files: int = 3):
+    root = tmp_path / "proj"
+    root.mkdir()
+    for k in range(n_files):
+        (root / f"m{k}.py").write_bytes(f"def f{k}():\n    return {k}\n".encode())
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    register_project(wh, "shop", root)
+    refresh_file_inventory(wh, "shop", root)
+    return wh, root, get_project(wh, "shop")
+
+
+def test_small_work_is_planned_and_committed_on_one_connection(tmp_path, monkeypatch):
+    """A small todo keeps the write connection from plan to commit (one open instead of two);
+    a failure in between rolls back and lets go of the lock; a big todo lets go at once."""
+    from anfl_assets.domain.enrich import incremental
+
+    wh, root, project = _shop(tmp_path)
+    opened = []
+    real_write = Warehouse.write
+
+    def counting_write(self, *a, **k):
+        opened.append("write")
+        return real_write(self, *a, **k)
+
+    monkeypatch.setattr(Warehouse, "write", counting_write)
+    pipeline.refresh_file_classes(wh, project)
+    assert opened == ["write"]  # plan and commit in one transaction
+    assert wh.query("SELECT count(*) AS n FROM enrich.file_classes").to_pylist() == [{"n": 3}]
+
+    (root / "m0.py").write_bytes(b"def changed():\n    return 0\n")
+    refresh_file_inventory(wh, "shop", root)
+    monkeypatch.setattr(pipeline, "_classify_chunk", lambda args: 1 / 0)
+    try:
+        pipeline.refresh_file_classes(wh, project)
+        raise AssertionError("the failing classifier should have raised")
+    except ZeroDivisionError:
+        pass
+    # rolled back (m0's old class row is still there) and the lock is free again
+    assert wh.query("SELECT count(*) AS n FROM enrich.file_classes").to_pylist() == [{"n": 3}]
+    with wh.write() as con:
+        con.execute("SELECT 1").fetchall()
+
+    monkeypatch.undo()
+    monkeypatch.setattr(incremental, "HOLD_TODO_FILES", 0)
+    opened.clear()
+    monkeypatch.setattr(Warehouse, "write", counting_write)
+    stats = pipeline.refresh_file_classes(wh, project)
+    assert (stats.processed, stats.reused) == (1, 2)
+    assert opened == ["write", "write"]  # planned, let go, committed on a second connection
+    assert pipeline.refresh_file_classes(wh, project).processed == 0
