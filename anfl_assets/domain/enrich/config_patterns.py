@@ -1327,7 +1327,7 @@ def _env_sorted(envs) -> list[str]:
     return sorted(envs, key=lambda e: (_ENV_ORDER.get(e, len(_ENV_ORDER)), e))
 
 
-def _folder_family(identity: str) -> str:
+def folder_family(identity: str) -> str:
     """Files of one folder-based overlay directory are expected in the same environments."""
     head, sep, _ = identity.rpartition("/")
     if ENV_PLACEHOLDER in head.split("/"):
@@ -1413,11 +1413,11 @@ def compute_drift(keys_by_file: dict) -> list[DriftRow]:
         groups.setdefault(identity, {}).setdefault(env, (path, keys_by_file[path]))
     families: dict[str, set] = {}
     for identity, per_env in groups.items():
-        families.setdefault(_folder_family(identity), set()).update(per_env)
+        families.setdefault(folder_family(identity), set()).update(per_env)
     out: list[DriftRow] = []
     for identity in sorted(groups):
         per_env = groups[identity]
-        universe = _env_sorted(families[_folder_family(identity)])
+        universe = _env_sorted(families[folder_family(identity)])
         present = [e for e in universe if e in per_env]
         absent = [e for e in universe if e not in per_env]
         if absent:

@@ -31,7 +31,7 @@ from anfl_assets.domain.enrich.incremental import (
     read_bytes,
 )
 from anfl_assets.domain.projects import Project
-from anfl_assets.domain.warehouse import Warehouse
+from anfl_assets.domain.warehouse import Warehouse, insert_rows
 
 HEAD_BYTES = 8192
 MAX_SOURCE_BYTES = 2_000_000  # bigger "source" files are generated or data; symbols are not useful there
@@ -369,33 +369,53 @@ def refresh_config_patterns(wh: Warehouse, project: Project, fingerprint_key: by
                                  todo["blake3"].to_pylist(), errors, error_lines, skipped)
     commit_work(wh, project.name, "config_patterns", work,
                 {"enrich.config_keys": keys, "enrich.k8s_resources": k8s}, processed)
-    drift = _refresh_drift(wh, project.name)
+    drift = _refresh_drift(wh, project.name, work.stale["path"].to_pylist())
     return WorkStats(files=work.files, processed=todo.num_rows, reused=work.reused,
                        errors=sum(e is not None for e in errors), seconds=time.perf_counter() - t0,
                        extra={"keys": keys.num_rows, "k8s objects": k8s.num_rows, "drift": drift})
 
 
-def _refresh_drift(wh: Warehouse, project: str) -> int:
-    """Drift is derived from every stored key row of files that name an environment."""
+def _drift_family(path: str) -> str | None:
+    found = config_patterns.environment_of(path)
+    return config_patterns.folder_family(found[1]) if found is not None else None
+
+
+def _refresh_drift(wh: Warehouse, project: str, changed_paths: list[str]) -> int:
+    """Drift of the overlay families that `changed_paths` (re-processed or gone) belong to,
+    recomputed from their stored key rows; every other family's rows stay as they are.
+
+    A family is what `compute_drift` compares together (one config across environments, and the
+    other files of a folder-based overlay, which share its environment list), so its rows depend
+    on its own files only: recomputing the changed families gives the same table as recomputing
+    everything, without reading the key rows of the rest of the project. Returns the number of
+    drift rows the project now has."""
+    families = {f for f in map(_drift_family, changed_paths) if f is not None}
+    if not families:
+        with wh.read() as con:
+            return con.execute("SELECT count(*) FROM enrich.config_drift WHERE project = ?",
+                               [project]).fetchall()[0][0]
     with wh.read() as con:
-        stored = con.sql(
-            "SELECT path, doc_index, key_path, value_type, value_fingerprint, is_secret_key, display_value, line "
-            "FROM enrich.config_keys WHERE project = ?", params=[project]).to_arrow_table()
+        stored_paths = con.sql("SELECT DISTINCT path FROM enrich.config_keys WHERE project = ?",
+                               params=[project]).to_arrow_table()["path"].to_pylist()
         failed = con.sql("SELECT path FROM enrich.processed WHERE project = ? AND extractor = 'config_patterns' "
                          "AND (error IS NOT NULL OR (skipped IS NOT NULL AND skipped <> 'not a config format'))",
                          params=[project]).to_arrow_table()["path"].to_pylist()
-    keys_by_file: dict[str, list | None] = {}
-    # environment_of depends on the path alone: asked once per file, not once per key row, and
-    # only the rows of files that name an environment are turned into Python objects (in order).
-    distinct = pc.unique(stored["path"]).to_pylist()
-    env_paths = [path for path in distinct if config_patterns.environment_of(path) is not None]
-    if env_paths:
-        rows = stored.filter(pc.is_in(stored["path"], value_set=pa.array(env_paths, pa.string())))
-        key_row = config_patterns.KeyRow._make
-        for path, *values in zip(*(rows[c].to_pylist() for c in rows.column_names)):
-            keys_by_file.setdefault(path, []).append(key_row(values))
+        old_identities = con.sql("SELECT DISTINCT config_identity FROM enrich.config_drift WHERE project = ?",
+                                 params=[project]).to_arrow_table()["config_identity"].to_pylist()
+        # only the rows of files in the changed families are turned into Python objects (in order)
+        family_paths = [path for path in stored_paths if _drift_family(path) in families]
+        keys_by_file: dict[str, list | None] = {}
+        if family_paths:
+            con.register("family_paths", pa.table({"path": family_paths}))
+            rows = con.sql(
+                "SELECT path, doc_index, key_path, value_type, value_fingerprint, is_secret_key, display_value, line "
+                "FROM enrich.config_keys WHERE project = ? AND path IN (SELECT path FROM family_paths) "
+                "ORDER BY path, rowid", params=[project]).to_arrow_table()
+            key_row = config_patterns.KeyRow._make
+            for path, *values in zip(*(rows[c].to_pylist() for c in rows.column_names)):
+                keys_by_file.setdefault(path, []).append(key_row(values))
     for path in failed:
-        if config_patterns.environment_of(path) is not None:
+        if _drift_family(path) in families:
             keys_by_file[path] = None
     drift = config_patterns.compute_drift(keys_by_file)
     table = pa.table({
@@ -408,8 +428,14 @@ def _refresh_drift(wh: Warehouse, project: str) -> int:
         "values_by_env": [json.dumps(d.values_by_env, sort_keys=True, default=str) for d in drift],
         "doc_index": pa.array([d.doc_index for d in drift], pa.int32()),
     })
-    wh.replace_project_rows({"enrich.config_drift": table}, project)
-    return table.num_rows
+    replaced = [i for i in old_identities if config_patterns.folder_family(i) in families]
+    with wh.write() as con:
+        if replaced:
+            con.register("replaced_identities", pa.table({"config_identity": pa.array(replaced, pa.string())}))
+            con.execute("DELETE FROM enrich.config_drift WHERE project = ? AND config_identity IN "
+                        "(SELECT config_identity FROM replaced_identities)", [project])
+        insert_rows(con, "enrich.config_drift", table)
+        return con.execute("SELECT count(*) FROM enrich.config_drift WHERE project = ?", [project]).fetchall()[0][0]
 
 
 # ---------------------------------------------------------------- dependency map

@@ -100,3 +100,69 @@ def test_small_work_is_planned_and_committed_on_one_connection(tmp_path, monkeyp
     assert (stats.processed, stats.reused) == (1, 2)
     assert opened == ["write", "write"]  # planned, let go, committed on a second connection
     assert pipeline.refresh_file_classes(wh, project).processed == 0
+
+
+def _drift_rows(wh: Warehouse) -> list[tuple]:
+    return sorted(tuple(str(v) for v in r.values()) for r in wh.query(
+        "SELECT config_identity, key_path, drift_kind, environments_present, environments_missing, values_by_env, "
+        "doc_index FROM enrich.config_drift").to_pylist())
+
+
+def _configs_from_scratch(tmp_path, root, name: str) -> list[tuple]:
+    wh = Warehouse(tmp_path / f"{name}.duckdb")
+    register_project(wh, "shop", root)
+    refresh_file_inventory(wh, "shop", root)
+    project = get_project(wh, "shop")
+    pipeline.refresh_file_classes(wh, project)
+    pipeline.refresh_config_patterns(wh, project, b"k" * 32)
+    return _drift_rows(wh)
+
+
+def test_drift_is_recomputed_for_the_changed_families_only_and_equals_a_full_recompute(tmp_path, monkeypatch):
+    """Changing, deleting and adding environment files re-derives the drift of their overlay
+    families only (the key rows of other families are not read) and gives the table a run
+    from scratch gives."""
+    root = tmp_path / "proj"
+    for env, replicas, debug in (("dev", 1, "true"), ("staging", 2, "false"), ("prod", 3, "false")):
+        (root / "yaml_configs" / env).mkdir(parents=True)
+        (root / "yaml_configs" / env / "app.yaml").write_text(
+            f"replicas: {replicas}\ndebug: {debug}\nimage: shop:1.{replicas}\n")
+        (root / "yaml_configs" / env / "db.yaml").write_text(f"host: db-{env}\npool: 10\n")
+    (root / "helm").mkdir()
+    (root / "helm" / "values-dev.yaml").write_text("cpu: 100m\nmemory: 128Mi\n")
+    (root / "helm" / "values-prod.yaml").write_text("cpu: 500m\n")
+    wh = Warehouse(tmp_path / "warehouse.duckdb")
+    register_project(wh, "shop", root)
+    project = get_project(wh, "shop")
+
+    def run() -> None:
+        refresh_file_inventory(wh, "shop", root)
+        pipeline.refresh_file_classes(wh, project)
+        pipeline.refresh_config_patterns(wh, project, b"k" * 32)
+
+    run()
+    first = _drift_rows(wh)
+    assert any(r[0] == "helm/values-{env}.yaml" and r[1] == "memory" for r in first)
+    assert first == _configs_from_scratch(tmp_path, root, "ref1")
+
+    (root / "yaml_configs" / "prod" / "app.yaml").write_text("replicas: 5\ndebug: false\nimage: shop:2.0\n")
+    (root / "yaml_configs" / "staging" / "db.yaml").unlink()
+    (root / "helm" / "values-staging.yaml").write_text("cpu: 200m\nmemory: 256Mi\n")
+    run()
+    second = _drift_rows(wh)
+    assert second != first
+    assert ("yaml_configs/{env}/db.yaml", "None", "missing", "['dev', 'prod']", "['staging']", "{}", "None") in second
+    assert second == _configs_from_scratch(tmp_path, root, "ref2")
+
+    # A change confined to the helm family leaves the yaml_configs rows untouched and unread.
+    (root / "helm" / "values-prod.yaml").write_text("cpu: 500m\nmemory: 512Mi\n")
+    refresh_file_inventory(wh, "shop", root)
+    pipeline.refresh_file_classes(wh, project)
+    loaded = []
+    real_make = pipeline.config_patterns.KeyRow._make
+    monkeypatch.setattr(pipeline.config_patterns.KeyRow, "_make", lambda values: loaded.append(values) or real_make(values))
+    pipeline.refresh_config_patterns(wh, project, b"k" * 32)
+    monkeypatch.undo()
+    # the key rows of the three helm files (a root row and two keys each), none of yaml_configs'
+    assert len(loaded) == 9 and {v[1] for v in loaded} == {"", "cpu", "memory"}
+    assert _drift_rows(wh) == _configs_from_scratch(tmp_path, root, "ref3")
