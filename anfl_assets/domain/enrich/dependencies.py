@@ -2074,6 +2074,13 @@ def usage_status(declared: list[tuple[str, str, str]], imported: list[tuple[str,
         norm = canonicalize_name(name) if eco == "pypi" else name
         manifests.setdefault(eco, {}).setdefault(mpath, []).append((norm, name, mpath))
 
+    # Which manifests govern a file depends on its directory only: worked out once per
+    # (ecosystem, directory), with each manifest's scope computed once.
+    scopes = {eco: [(mpath, _manifest_scope(mpath)) for mpath in by_manifest]
+              for eco, by_manifest in manifests.items()}
+    names = {eco: {mpath: {norm for norm, _, _ in entries} for mpath, entries in by_manifest.items()}
+             for eco, by_manifest in manifests.items()}
+    governing: dict[tuple[str, str], list[str]] = {}
     used: set[tuple[str, str, str]] = set()  # (eco, manifest, norm)
     undeclared: set[tuple[str, str, str, str]] = set()
     for lang, module, src in imported:
@@ -2103,21 +2110,20 @@ def usage_status(declared: list[tuple[str, str, str]], imported: list[tuple[str,
                 continue
             package = _go_package_guess(module)
             keys = {module}
-        gov = {m: entries for m, entries in manifests.get(eco, {}).items() if _governs(_manifest_scope(m), src_n)}
-        if not gov:
-            gov = manifests.get(eco, {})
+        where = (eco, posixpath.dirname(src_n))
+        gov = governing.get(where)
+        if gov is None:  # every file of a directory gets the same answer as this one
+            gov = [m for m, scope in scopes.get(eco, ()) if _governs(scope, src_n)] or [m for m, _ in scopes.get(eco, ())]
+            governing[where] = gov
         found = False
-        for mpath, entries in gov.items():
-            for norm, _name, _ in entries:
-                if eco == "go":
-                    hit = module == norm or module.startswith(norm + "/")
-                elif eco == "npm":
-                    hit = norm == package or norm in keys
-                else:
-                    hit = norm in keys
-                if hit:
-                    used.add((eco, mpath, norm))
-                    found = True
+        for mpath in gov:
+            if eco == "go":
+                hits = [norm for norm in names[eco][mpath] if module == norm or module.startswith(norm + "/")]
+            else:  # npm keys hold the package itself (and its @types twin)
+                hits = names[eco][mpath] & keys
+            for norm in hits:
+                used.add((eco, mpath, norm))
+                found = True
         if not found:
             undeclared.add((eco, package, module, src))
     never: set[tuple[str, str, str]] = set()
