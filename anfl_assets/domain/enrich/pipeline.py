@@ -117,6 +117,11 @@ CHUNK_FILES = 128
 IN_PROCESS_BYTES = 2_000_000
 
 
+def _workers_for(todo: pa.Table, workers: int) -> int:
+    """1 (this process) for less than IN_PROCESS_BYTES of files, else `workers`."""
+    return 1 if (pc.sum(todo["size"]).as_py() or 0) < IN_PROCESS_BYTES else workers
+
+
 def _structure_chunk(args: tuple) -> tuple[list, list, list, list, list, pa.Table, pa.Table]:
     """Extract one chunk of files: (errors, error lines, skipped, symbols per file, imports per
     file, symbols, imports), the rows as Arrow tables built here in the worker rather than row
@@ -340,7 +345,7 @@ def refresh_config_patterns(wh: Warehouse, project: Project, fingerprint_key: by
     todo = work.todo
     rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type"))))
     chunks = [(project.root, fingerprint_key, rows[i:i + 64]) for i in range(0, len(rows), 64)]
-    results = [r for part in pool_map(_config_chunk, chunks, workers) for r in part]
+    results = [r for part in pool_map(_config_chunk, chunks, _workers_for(todo, workers)) for r in part]
 
     key_cols: dict[str, list] = {k: [] for k in ("path", "format", "doc_index", "key_path", "value_type",
                                                  "value_fingerprint", "is_secret_key", "display_value", "line")}
@@ -490,7 +495,7 @@ def refresh_dependencies(wh: Warehouse, project: Project, store, workers: int = 
     todo = work.todo
     rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type"))))
     chunks = [(project.root, rows[i:i + 32]) for i in range(0, len(rows), 32)]
-    results = [r for part in pool_map(_dependency_chunk, chunks, workers) for r in part]
+    results = [r for part in pool_map(_dependency_chunk, chunks, _workers_for(todo, workers)) for r in part]
 
     dep_cols: dict[str, list] = {k: [] for k in ("path", "scope", "ecosystem", "name", "version_spec", "kind",
                                                  "scope_detail", "line", "target_path", "details")}
