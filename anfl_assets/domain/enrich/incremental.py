@@ -107,17 +107,15 @@ def _plan(con, project: str, extractor: str, version: str, files_sql: str, param
     columns = [d[0] for d in con.sql(f"SELECT * FROM {source} c LIMIT 0", params=source_params or None).description]
     input_key = "c.input_key" if "input_key" in columns else "NULL"
     picked = ", ".join(f'c."{name}"' for name in columns)
+    # (a separate count: a window count over the join would hold all of it before filtering)
     diff = con.sql(
-        f"SELECT {picked}, p.path AS _processed_path, count(c.path) OVER () AS _files "
-        f"FROM {source} c FULL JOIN (SELECT * FROM enrich.processed WHERE project = ? AND extractor = ?) p "
-        "ON p.path = c.path "
-        "QUALIFY c.path IS NULL OR p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
+        f"SELECT {picked}, p.path AS _processed_path FROM {source} c FULL JOIN ("
+        "SELECT path, blake3, version, error, input_key FROM enrich.processed WHERE project = ? AND extractor = ?"
+        ") p ON p.path = c.path "
+        "WHERE c.path IS NULL OR p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
         f"OR p.error IS NOT DISTINCT FROM ? OR p.input_key IS DISTINCT FROM {input_key}",
         params=[*source_params, project, extractor, version, UNREADABLE]).to_arrow_table()
-    if diff.num_rows:
-        files = diff["_files"][0].as_py()
-    else:
-        files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchall()[0][0]
+    files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchall()[0][0]
     if select is not None:
         con.unregister("candidate_files")
     todo = diff.filter(pc.is_valid(diff["path"])).select(columns)
