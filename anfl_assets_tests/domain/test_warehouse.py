@@ -87,3 +87,24 @@ def test_project_registration_refuses_another_root(tmp_path):
     assert get_project(wh, "svc").root == (tmp_path / "one").resolve()
     row = wh.query("SELECT name, root, is_git, added_at FROM inventory.projects").to_pylist()[0]
     assert row["root"] == str((tmp_path / "one").resolve()) and row["added_at"] is not None
+
+
+def test_a_write_without_checkpoint_is_committed_in_the_log_and_folded_by_the_next_write(tmp_path):
+    """checkpoint=False leaves the commit in DuckDB's write-ahead log: readers (read-only, other
+    processes included) see it, and the next default write folds the log into the file."""
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wal = tmp_path / "w.duckdb.wal"
+    with wh.write() as con:
+        con.execute("CREATE TABLE t (x INTEGER)")
+    with wh.write(checkpoint=False) as con:
+        con.execute("INSERT INTO t VALUES (1), (2)")
+    assert wal.exists() and wal.stat().st_size > 0
+    assert wh.query("SELECT sum(x) AS s FROM t").to_pylist() == [{"s": 3}]
+    out = subprocess.run([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); "
+                          "print(c.execute('SELECT sum(x) FROM t').fetchall()[0][0])", str(tmp_path / "w.duckdb")],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "3"
+    with wh.write() as con:
+        con.execute("INSERT INTO t VALUES (4)")
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert wh.query("SELECT sum(x) AS s FROM t").to_pylist() == [{"s": 7}]

@@ -139,7 +139,7 @@ def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_s
         with wh.read() as con:
             return _plan(con, project, extractor, version, files_sql, params, select)
     held = ExitStack()
-    con = held.enter_context(wh.write())
+    con = held.enter_context(wh.write(checkpoint=False))  # a held plan writes little
     try:
         work = _plan(con, project, extractor, version, files_sql, params, select)
     except BaseException:
