@@ -116,14 +116,19 @@ static int is_atom(const tok_t *t) {
            t->kw == KW_MATCH || t->kw == KW_CASE;
 }
 
+/* Room for one more item in a growable array: 0, or -1 with MemoryError set. */
+static int grow(scan_t *S, void **items, Py_ssize_t *cap, Py_ssize_t n, size_t size, Py_ssize_t first_cap) {
+    if (n < *cap) return 0;
+    Py_ssize_t new_cap = *cap ? *cap * 2 : first_cap;
+    void *grown = realloc(*items, new_cap * size);
+    if (!grown) { PyErr_NoMemory(); S->error = 1; return -1; }
+    *items = grown;
+    *cap = new_cap;
+    return 0;
+}
+
 static tok_t *push_tok(scan_t *S) {
-    if (S->ntok == S->tcap) {
-        Py_ssize_t cap = S->tcap ? S->tcap * 2 : 256;
-        tok_t *t = realloc(S->toks, cap * sizeof(tok_t));
-        if (!t) { PyErr_NoMemory(); S->error = 1; return NULL; }
-        S->toks = t;
-        S->tcap = cap;
-    }
+    if (grow(S, (void **)&S->toks, &S->tcap, S->ntok, sizeof(tok_t), 256) < 0) return NULL;
     tok_t *t = &S->toks[S->ntok++];
     memset(t, 0, sizeof(*t));
     return t;
@@ -481,6 +486,20 @@ static PyObject *tok_str(scan_t *S, const tok_t *t) {
     return PyUnicode_DecodeUTF8((const char *)S->b + t->s, t->e - t->s, "replace");
 }
 
+/* The source of string tokens [first, last), in parentheses so that parts on several lines
+ * evaluate as one expression: for the caller's ast.literal_eval. */
+static PyObject *literal_source(scan_t *S, Py_ssize_t first, Py_ssize_t last) {
+    tok_t *a = &S->toks[first], *z = &S->toks[last - 1];
+    Py_ssize_t len = z->e - a->s;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, len + 2);
+    if (!out) return NULL;
+    char *o = PyBytes_AS_STRING(out);
+    o[0] = '(';
+    memcpy(o + 1, S->b + a->s, len);
+    o[len + 1] = ')';
+    return out;
+}
+
 /* The docstring of the statement starting at token i, or Py_None (new reference). */
 static PyObject *docstring_at(scan_t *S, Py_ssize_t i) {
     Py_ssize_t j = i, end = statement_end(S, i);
@@ -499,18 +518,7 @@ static PyObject *docstring_at(scan_t *S, Py_ssize_t i) {
     for (int k = 0; k < parens; k++, j++)
         if (j >= end || !is_op(&S->toks[j], ')')) Py_RETURN_NONE;
     if (j != end) Py_RETURN_NONE;
-    if (need_python) {
-        /* the literal's source, in parentheses so that parts on several lines evaluate */
-        tok_t *a = &S->toks[first], *z = &S->toks[last - 1];
-        Py_ssize_t len = z->e - a->s;
-        PyObject *out = PyBytes_FromStringAndSize(NULL, len + 2);
-        if (!out) return NULL;
-        char *o = PyBytes_AS_STRING(out);
-        o[0] = '(';
-        memcpy(o + 1, S->b + a->s, len);
-        o[len + 1] = ')';
-        return out;
-    }
+    if (need_python) return literal_source(S, first, last);
     /* ASCII, no escapes: the first non-blank line of the concatenated parts, stripped */
     const unsigned char *b = S->b;
     Py_ssize_t k = first;
@@ -534,17 +542,7 @@ static PyObject *docstring_at(scan_t *S, Py_ssize_t i) {
         if (ll < (Py_ssize_t)sizeof(line)) line[ll++] = (char)c;
         else { overflow = 1; break; }
     }
-    if (overflow) { /* a very long first line: let Python cut it */
-        tok_t *a = &S->toks[first], *z = &S->toks[last - 1];
-        Py_ssize_t len = z->e - a->s;
-        PyObject *out = PyBytes_FromStringAndSize(NULL, len + 2);
-        if (!out) return NULL;
-        char *o = PyBytes_AS_STRING(out);
-        o[0] = '(';
-        memcpy(o + 1, S->b + a->s, len);
-        o[len + 1] = ')';
-        return out;
-    }
+    if (overflow) return literal_source(S, first, last); /* a very long first line: Python cuts it */
     while (ll && (line[ll - 1] == ' ' || line[ll - 1] == '\t')) ll--;
     if (!ll) Py_RETURN_NONE;
     return PyUnicode_DecodeASCII(line, ll, "strict");
@@ -682,13 +680,7 @@ static void parse_import(scan_t *S, Py_ssize_t i, Py_ssize_t end) {
 }
 
 static sym_t *new_symbol(scan_t *S) {
-    if (S->nsym == S->scap) {
-        Py_ssize_t cap = S->scap ? S->scap * 2 : 64;
-        sym_t *s = realloc(S->syms, cap * sizeof(sym_t));
-        if (!s) { PyErr_NoMemory(); S->error = 1; return NULL; }
-        S->syms = s;
-        S->scap = cap;
-    }
+    if (grow(S, (void **)&S->syms, &S->scap, S->nsym, sizeof(sym_t), 64) < 0) return NULL;
     sym_t *s = &S->syms[S->nsym++];
     memset(s, 0, sizeof(*s));
     return s;
