@@ -117,9 +117,9 @@ CHUNK_FILES = 128
 IN_PROCESS_BYTES = 2_000_000
 
 
-def _workers_for(todo: pa.Table, workers: int) -> int:
+def _workers_for(total_bytes: int | None, workers: int) -> int:
     """1 (this process) for less than IN_PROCESS_BYTES of files, else `workers`."""
-    return 1 if (pc.sum(todo["size"]).as_py() or 0) < IN_PROCESS_BYTES else workers
+    return 1 if (total_bytes or 0) < IN_PROCESS_BYTES else workers
 
 
 def _structure_chunk(args: tuple) -> tuple[list, list, list, list, list, pa.Table, pa.Table]:
@@ -266,8 +266,7 @@ def refresh_code_structure(wh: Warehouse, project: Project, workers: int = 1) ->
         run_rows = [rows[i] for i in unique] if len(unique) < len(rows) else rows
         sizes = [min(r[2] or 0, MAX_SOURCE_BYTES) for r in run_rows]
         chunks = [(project.root, chunk) for chunk in _byte_chunks(run_rows, sizes, CHUNK_BYTES, CHUNK_FILES)]
-        in_process = sum(sizes) < IN_PROCESS_BYTES
-        parts = pool_map(_structure_chunk, chunks, 1 if in_process else workers)
+        parts = pool_map(_structure_chunk, chunks, _workers_for(sum(sizes), workers))
         errors, error_lines, skipped, n_symbols, n_imports = (
             [v for part in parts for v in part[k]] for k in range(5))
         symbols = pa.concat_tables([part[5] for part in parts]) if parts else _SYMBOL_SCHEMA.empty_table()
@@ -345,7 +344,8 @@ def refresh_config_patterns(wh: Warehouse, project: Project, fingerprint_key: by
     todo = work.todo
     rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type"))))
     chunks = [(project.root, fingerprint_key, rows[i:i + 64]) for i in range(0, len(rows), 64)]
-    results = [r for part in pool_map(_config_chunk, chunks, _workers_for(todo, workers)) for r in part]
+    in_bytes = pc.sum(todo["size"]).as_py()
+    results = [r for part in pool_map(_config_chunk, chunks, _workers_for(in_bytes, workers)) for r in part]
 
     key_cols: dict[str, list] = {k: [] for k in ("path", "format", "doc_index", "key_path", "value_type",
                                                  "value_fingerprint", "is_secret_key", "display_value", "line")}
@@ -399,7 +399,7 @@ def _refresh_drift(wh: Warehouse, project: str, changed_paths: list[str]) -> int
         with wh.read() as con:
             return con.execute("SELECT count(*) FROM enrich.config_drift WHERE project = ?",
                                [project]).fetchall()[0][0]
-    with wh.read() as con:
+    with wh.write() as con:  # reads, then replaces the changed families' rows: one connection
         stored_paths = con.sql("SELECT DISTINCT path FROM enrich.config_keys WHERE project = ?",
                                params=[project]).to_arrow_table()["path"].to_pylist()
         failed = con.sql("SELECT path FROM enrich.processed WHERE project = ? AND extractor = 'config_patterns' "
@@ -419,22 +419,21 @@ def _refresh_drift(wh: Warehouse, project: str, changed_paths: list[str]) -> int
             key_row = config_patterns.KeyRow._make
             for path, *values in zip(*(rows[c].to_pylist() for c in rows.column_names)):
                 keys_by_file.setdefault(path, []).append(key_row(values))
-    for path in failed:
-        if _drift_family(path) in families:
-            keys_by_file[path] = None
-    drift = config_patterns.compute_drift(keys_by_file)
-    table = pa.table({
-        "project": [project] * len(drift),
-        "config_identity": [d.config_identity for d in drift],
-        "key_path": [d.key_path for d in drift],
-        "drift_kind": [d.kind for d in drift],
-        "environments_present": pa.array([d.environments_present for d in drift], pa.list_(pa.string())),
-        "environments_missing": pa.array([d.environments_missing for d in drift], pa.list_(pa.string())),
-        "values_by_env": [json.dumps(d.values_by_env, sort_keys=True, default=str) for d in drift],
-        "doc_index": pa.array([d.doc_index for d in drift], pa.int32()),
-    })
-    replaced = [i for i in old_identities if config_patterns.folder_family(i) in families]
-    with wh.write() as con:
+        for path in failed:
+            if _drift_family(path) in families:
+                keys_by_file[path] = None
+        drift = config_patterns.compute_drift(keys_by_file)
+        table = pa.table({
+            "project": [project] * len(drift),
+            "config_identity": [d.config_identity for d in drift],
+            "key_path": [d.key_path for d in drift],
+            "drift_kind": [d.kind for d in drift],
+            "environments_present": pa.array([d.environments_present for d in drift], pa.list_(pa.string())),
+            "environments_missing": pa.array([d.environments_missing for d in drift], pa.list_(pa.string())),
+            "values_by_env": [json.dumps(d.values_by_env, sort_keys=True, default=str) for d in drift],
+            "doc_index": pa.array([d.doc_index for d in drift], pa.int32()),
+        })
+        replaced = [i for i in old_identities if config_patterns.folder_family(i) in families]
         if replaced:
             con.register("replaced_identities", pa.table({"config_identity": pa.array(replaced, pa.string())}))
             con.execute("DELETE FROM enrich.config_drift WHERE project = ? AND config_identity IN "
@@ -495,7 +494,8 @@ def refresh_dependencies(wh: Warehouse, project: Project, store, workers: int = 
     todo = work.todo
     rows = list(zip(*(todo[c].to_pylist() for c in ("path", "path_raw", "size", "file_type"))))
     chunks = [(project.root, rows[i:i + 32]) for i in range(0, len(rows), 32)]
-    results = [r for part in pool_map(_dependency_chunk, chunks, _workers_for(todo, workers)) for r in part]
+    in_bytes = pc.sum(todo["size"]).as_py()
+    results = [r for part in pool_map(_dependency_chunk, chunks, _workers_for(in_bytes, workers)) for r in part]
 
     dep_cols: dict[str, list] = {k: [] for k in ("path", "scope", "ecosystem", "name", "version_spec", "kind",
                                                  "scope_detail", "line", "target_path", "details")}
