@@ -113,7 +113,7 @@ def test_the_server_keeps_its_snapshot_current_between_requests(tmp_path, monkey
     thread, so the next request neither reloads nor opens a connection, and is already filtered."""
     import time
 
-    import duckdb
+    from anfl_assets.domain.warehouse import Warehouse
 
     import anfl_assets.api as api
     from anfl_assets.domain.vectors.search import SearchService
@@ -140,8 +140,8 @@ def test_the_server_keeps_its_snapshot_current_between_requests(tmp_path, monkey
             time.sleep(0.02)
         assert service._snap is not loaded  # reloaded without a request
         opened = []
-        real = duckdb.connect
-        monkeypatch.setattr(duckdb, "connect", lambda *a, **kw: opened.append(a) or real(*a, **kw))
+        real = Warehouse._open  # every use of the warehouse file goes through it
+        monkeypatch.setattr(Warehouse, "_open", lambda self, *a, **kw: opened.append(a) or real(self, *a, **kw))
         body = http.post("/search", json=query, headers=staff).json()
         assert body["clearance"] == "internal" and body["results"]
         assert "hr/salaries.md" not in {r["path"] for r in body["results"]}

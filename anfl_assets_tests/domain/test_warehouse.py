@@ -108,3 +108,64 @@ def test_a_write_without_checkpoint_is_committed_in_the_log_and_folded_by_the_ne
         con.execute("INSERT INTO t VALUES (4)")
     assert not wal.exists() or wal.stat().st_size == 0
     assert wh.query("SELECT sum(x) AS s FROM t").to_pylist() == [{"s": 7}]
+
+
+def test_the_file_is_attached_only_while_used_and_shared_by_concurrent_readers(tmp_path):
+    """One DuckDB per process; the warehouse file is attached for a use and detached after it,
+    so another process can write as soon as this one is done, and two reading threads share
+    one attachment instead of failing on a second one."""
+    import threading
+
+    from anfl_assets.domain import warehouse as warehouse_module
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.replace_project_rows({"inventory.git_commits": _commits("a", ["1", "2"])}, "a")
+    engine = warehouse_module._process_engine(wh.path)
+    assert engine.attached == {}
+    both_in, results = threading.Barrier(2, timeout=10), []
+
+    def reader():
+        with wh.read() as con:
+            both_in.wait()  # both threads hold the file at once
+            results.append(con.execute("SELECT count(*) FROM inventory.git_commits").fetchall()[0][0])
+            assert engine.attached[str(wh.path)][2] >= 1
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [2, 2] and engine.attached == {}
+    out = subprocess.run([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                          "c.execute(\"INSERT INTO inventory.git_commits (project, sha) VALUES ('b', '9')\"); "
+                          "c.close()", str(wh.path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr  # DuckDB's own lock on the file went with the detach
+    assert wh.query("SELECT count(*) AS n FROM inventory.git_commits").to_pylist() == [{"n": 3}]
+    with pytest.raises(Exception):
+        with wh.write() as con:
+            con.execute("INSERT INTO inventory.git_commits (project, sha) VALUES ('c', '10')")
+            raise RuntimeError("failed half-way")
+    assert engine.attached == {} and wh.query("SELECT count(*) AS n FROM inventory.git_commits").to_pylist() == [{"n": 3}]
+
+
+def test_a_forked_child_starts_its_own_duckdb(tmp_path):
+    import os
+
+    from anfl_assets.domain import warehouse as warehouse_module
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.replace_project_rows({"inventory.git_commits": _commits("a", ["1"])}, "a")
+    parent_engine = warehouse_module._process_engine(wh.path)
+    pid = os.fork()
+    if pid == 0:  # the child: its own engine, the parent's left alone
+        code = 1
+        try:
+            engine = warehouse_module._process_engine(wh.path)
+            wh.replace_project_rows({"inventory.git_commits": _commits("a", ["2"])}, "a")
+            code = 0 if engine is not parent_engine and engine.pid == os.getpid() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert warehouse_module._process_engine(wh.path) is parent_engine
+    assert wh.query("SELECT sha FROM inventory.git_commits").to_pylist() == [{"sha": "2"}]

@@ -15,7 +15,6 @@ import sys
 import textwrap
 import time
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -149,8 +148,8 @@ def test_a_warm_search_opens_no_connection(estate, monkeypatch):
     try:
         service.search("database connection pool", clearance="internal")  # loads the snapshot
         opened = []
-        real = duckdb.connect
-        monkeypatch.setattr(duckdb, "connect", lambda *a, **kw: opened.append(a) or real(*a, **kw))
+        real = Warehouse._open  # every use of the warehouse file goes through it
+        monkeypatch.setattr(Warehouse, "_open", lambda self, *a, **kw: opened.append(a) or real(self, *a, **kw))
         for q in ("database connection pool", "salary bands", "shop orders", "deployment image"):
             service.search(q, clearance="internal")
         assert opened == []
@@ -175,8 +174,8 @@ def test_warm_reads_the_snapshot_before_the_first_search(estate, monkeypatch):
     try:
         service.warm()
         opened = []
-        real = duckdb.connect
-        monkeypatch.setattr(duckdb, "connect", lambda *a, **kw: opened.append(a) or real(*a, **kw))
+        real = Warehouse._open  # every use of the warehouse file goes through it
+        monkeypatch.setattr(Warehouse, "_open", lambda self, *a, **kw: opened.append(a) or real(self, *a, **kw))
         assert service.search("database connection pool", clearance="internal")[0].path == "svc/pool.py"
         assert opened == []
     finally:
