@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from anfl_assets.domain import arrow_memory, gitrepo  # noqa: F401 - arrow_memory: Arrow's allocator
 from anfl_assets.domain.hashing import read_many
 from anfl_assets.domain.walk import load_ignore_spec, symlink_info, walk_tree
+from anfl_assets.domain.warehouse import tick_change_clock
 
 # Column order of `inventory.files`.
 FILES_SCHEMA = pa.schema([
@@ -339,20 +340,35 @@ def refresh_file_inventory(wh, project: str, root: Path, extra_ignores: tuple[st
     stale = pa.table({"key": pa.concat_arrays([
         pc.coalesce(changed_rows["path_raw"], pc.cast(changed_rows["path"], pa.binary())).combine_chunks(),
         result.deleted_keys])})
+    removed = pa.table({"path": _path_columns(result.deleted_keys)[0]})
     with wh.write() as con:
+        seq = tick_change_clock(con)
         if stale.num_rows:
             con.register("stale_keys", stale)
             con.execute("DELETE FROM inventory.files WHERE project = ? "
                         "AND coalesce(path_raw, encode(path)) IN (SELECT key FROM stale_keys)", [project])
         if changed_rows.num_rows:
             con.register("changed_rows", changed_rows)
-            con.execute("INSERT INTO inventory.files SELECT * FROM changed_rows")
+            con.execute("INSERT INTO inventory.files BY NAME SELECT *, ? AS changed_seq FROM changed_rows", [seq])
+        _record_changes(con, project, seq, removed)
         con.execute("INSERT INTO inventory.scan_runs VALUES (?, 'file_inventory', now(), ?, ?)",
                     [project, result.table.num_rows, json.dumps(asdict(result.stats))])
     result.stats.rows_written = changed_rows.num_rows
     del changed_rows, stale
     pool.release_unused()
     return result
+
+
+def _record_changes(con, project: str, seq: int, removed: pa.Table) -> None:
+    """The change clock's side of a refresh: the paths removed, rows written before the clock
+    existed adopted as changed now, and removal records no step's plan mark predates dropped."""
+    if removed.num_rows:
+        con.register("removed_paths", removed)
+        con.execute("INSERT INTO inventory.removed_files SELECT ?, path, ? FROM removed_paths", [project, seq])
+        con.unregister("removed_paths")
+    con.execute("UPDATE inventory.files SET changed_seq = ? WHERE project = ? AND changed_seq IS NULL", [seq, project])
+    con.execute("DELETE FROM inventory.removed_files WHERE project = ? AND seq <= "
+                "(SELECT min(seq) FROM enrich.plan_marks WHERE project = ?)", [project, project])
 
 
 def files_parquet(table: pa.Table) -> bytes:

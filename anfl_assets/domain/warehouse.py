@@ -70,7 +70,19 @@ CREATE TABLE IF NOT EXISTS inventory.files (
     symlink_status VARCHAR,
     git_status VARCHAR,
     scan_error VARCHAR,
-    recorded_at TIMESTAMPTZ
+    recorded_at TIMESTAMPTZ,
+    changed_seq BIGINT  -- the change clock when this row was last written (see change_clock)
+);
+ALTER TABLE inventory.files ADD COLUMN IF NOT EXISTS changed_seq BIGINT;
+-- The change clock: every write that changes rows other steps plan from (inventory.files,
+-- enrich.file_classes) advances it and stamps those rows; a step that records the clock it
+-- planned at later looks only at rows stamped after it, plus the paths removed since.
+CREATE TABLE IF NOT EXISTS inventory.change_clock (seq BIGINT NOT NULL);
+INSERT INTO inventory.change_clock SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM inventory.change_clock);
+CREATE TABLE IF NOT EXISTS inventory.removed_files (
+    project VARCHAR NOT NULL,
+    path VARCHAR NOT NULL,
+    seq BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS inventory.git_commits (
     project VARCHAR NOT NULL,
@@ -117,7 +129,17 @@ CREATE TABLE IF NOT EXISTS enrich.file_classes (
     language VARCHAR,
     config_format VARCHAR,
     infra_kind VARCHAR,
-    rule VARCHAR NOT NULL
+    rule VARCHAR NOT NULL,
+    changed_seq BIGINT  -- the change clock when classified
+);
+ALTER TABLE enrich.file_classes ADD COLUMN IF NOT EXISTS changed_seq BIGINT;
+-- Per step: the change clock its last committed plan saw, and what that plan compared
+-- (version, candidate query); the next plan with the same key starts from there.
+CREATE TABLE IF NOT EXISTS enrich.plan_marks (
+    project VARCHAR NOT NULL,
+    extractor VARCHAR NOT NULL,
+    plan_key VARCHAR NOT NULL,
+    seq BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS enrich.code_symbols (
     project VARCHAR NOT NULL,
@@ -442,6 +464,11 @@ CREATE OR REPLACE VIEW inventory.churn_hotspots AS
     GROUP BY ch.project, ch.path
     ORDER BY commits DESC, lines_changed DESC;
 """.replace("{severities}", SEVERITY_SQL_LIST)  # one severity order, security.SEVERITIES
+
+
+def tick_change_clock(con: duckdb.DuckDBPyConnection) -> int:
+    """Advance the change clock inside the caller's write transaction; returns the new value."""
+    return con.execute("UPDATE inventory.change_clock SET seq = seq + 1 RETURNING seq").fetchall()[0][0]
 
 
 class WarehouseLockTimeout(RuntimeError):

@@ -43,8 +43,10 @@ def write_tree(root: Path, files: dict[str, bytes]) -> None:
 
 
 def rows_by_path(table) -> dict[str, dict]:
-    """Rows keyed by path; `mtime` (ns timestamp) and `recorded_at` (changes every scan) left out."""
-    return {r["path"]: r for r in table.drop_columns(["mtime", "recorded_at"]).to_pylist()}
+    """Rows keyed by path; `mtime` (ns timestamp), `recorded_at` (changes every scan) and the
+    stored `changed_seq` (the change clock's stamp, tested on its own) left out."""
+    drop = [c for c in ("mtime", "recorded_at", "changed_seq") if c in table.column_names]
+    return {r["path"]: r for r in table.drop_columns(drop).to_pylist()}
 
 
 def stored_rows(wh: Warehouse, project: str) -> dict[str, dict]:
@@ -122,6 +124,41 @@ def test_modify_add_delete_reads_exactly_what_changed(warehouse, project):
     assert {"configs/train.yaml", "src/forecast/evaluate.py"} <= set(rows)
     assert_checksums(rows, project)
     assert rows["configs/train.yaml"]["line_count"] == 3
+
+
+def test_the_change_clock_stamps_written_rows_and_records_removed_paths(warehouse, project):
+    """What later steps plan from: each refresh advances the clock, stamps exactly the rows it
+    wrote, and records the paths it removed; an unchanged re-scan stamps nothing."""
+    def stamps() -> dict[str, int]:
+        return {r["path"]: r["changed_seq"] for r in warehouse.query(
+            "SELECT path, changed_seq FROM inventory.files WHERE project = 'forecast'").to_pylist()}
+
+    def clock() -> int:
+        return warehouse.query("SELECT seq FROM inventory.change_clock").to_pylist()[0]["seq"]
+
+    refresh_file_inventory(warehouse, "forecast", project)
+    first = clock()
+    assert set(stamps().values()) == {first}
+    refresh_file_inventory(warehouse, "forecast", project)
+    assert clock() == first + 1 and set(stamps().values()) == {first}  # nothing written, nothing stamped
+    (project / "configs/train.yaml").write_bytes(b"epochs: 40\n")
+    (project / "src/forecast/evaluate.py").write_bytes(b"def mape(y, yhat):\n    return 0\n")
+    (project / "data/sample.csv").unlink()
+    refresh_file_inventory(warehouse, "forecast", project)
+    now = clock()
+    assert {p for p, seq in stamps().items() if seq > first} == {"configs/train.yaml", "src/forecast/evaluate.py"}
+    assert warehouse.query("SELECT path, seq FROM inventory.removed_files").to_pylist() == [
+        {"path": "data/sample.csv", "seq": now}]
+    # rows written before the clock existed (an older warehouse) count as changed at the next refresh
+    with warehouse.write() as con:
+        con.execute("UPDATE inventory.files SET changed_seq = NULL WHERE path = 'README.md'")
+    refresh_file_inventory(warehouse, "forecast", project)
+    assert stamps()["README.md"] == clock()
+    # a removal record goes once every step's plan mark is past it
+    with warehouse.write() as con:
+        con.execute("INSERT INTO enrich.plan_marks VALUES ('forecast', 'classify', 'k', ?)", [now])
+    refresh_file_inventory(warehouse, "forecast", project)
+    assert warehouse.query("SELECT count(*) AS n FROM inventory.removed_files").to_pylist() == [{"n": 0}]
 
 
 def test_touching_mtime_rereads_only_that_file(warehouse, project):

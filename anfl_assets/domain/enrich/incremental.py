@@ -5,11 +5,18 @@ been handled, with its parse error if any. A file is (re)processed only when
 its content hash or the extractor version changed; rows of every other file
 are kept as they are. Files are read and extracted in worker processes, in
 chunks, because parsing is CPU-bound and the GIL would serialise it.
+
+Planning compares only what changed since the step's last commit: the rows its
+candidate query reads carry the change clock's stamp (`inventory.files`,
+`enrich.file_classes`), and `enrich.plan_marks` keeps the clock each step's last
+plan saw. A first run, a new version or a large change compares everything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -19,7 +26,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from anfl_assets.domain.warehouse import Warehouse, insert_rows
+from anfl_assets.domain.warehouse import Warehouse, insert_rows, tick_change_clock
 from anfl_assets.domain.workers import worker_pool
 
 PROCESSED_SCHEMA = pa.schema([
@@ -65,6 +72,16 @@ def processed_table(project: str, extractor: str, version: str, paths, blake3s, 
 # holding the lock while a few hundred files are read is short. Bigger work lets go meanwhile.
 HOLD_TODO_FILES = 2_000
 
+# Tables whose rows carry `changed_seq`, the change clock's value when the row was written.
+CHANGE_STAMPED = ("inventory.files", "enrich.file_classes")
+# A table a candidate query reads, with its alias if it has one.
+_TABLE_REFERENCE = re.compile(
+    r"\b(FROM|JOIN)\s+([A-Za-z_]\w*\.[A-Za-z_]\w*)"
+    r"(?:\s+(?:AS\s+)?(?!(?:WHERE|JOIN|LEFT|RIGHT|INNER|FULL|CROSS|ON|USING|GROUP|ORDER|LIMIT)\b)([A-Za-z_]\w*))?",
+    re.IGNORECASE)
+# Beyond this many changed paths a plan compares everything: filtering by a large set costs more.
+CHANGE_PLAN_MAX_PATHS = 20_000
+
 
 @dataclass
 class WorkSet:
@@ -78,6 +95,8 @@ class WorkSet:
     files: int
     todo: pa.Table
     stale: pa.Table
+    changed: int | None = None  # paths compared when planned from the change set; None: all compared
+    _mark: tuple[str, int] | None = None  # (plan key, change clock at planning) to record at the commit
     _held: ExitStack | None = None
     _con: object | None = None
 
@@ -97,30 +116,150 @@ class WorkSet:
             held.__exit__(*(exc or (None, None, None)))
 
 
+def _tables(files_sql: str) -> set[str]:
+    return {m.group(2).lower() for m in _TABLE_REFERENCE.finditer(files_sql)}
+
+
+def plan_key(version: str, files_sql: str, params: list | None) -> str | None:
+    """What a plan mark is valid for: the version and the candidate query. None, so that the
+    step always compares everything, unless the query has the shape planning from changes
+    relies on: it selects inventory files (`kind = 'file'`) and joins only stamped tables,
+    on path."""
+    tables = _tables(files_sql)
+    if "inventory.files" not in tables or not tables <= set(CHANGE_STAMPED) or "kind = 'file'" not in files_sql:
+        return None
+    blob = "\x00".join([version, files_sql, *map(repr, params or [])])
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+@dataclass
+class _Changes:
+    """What changed since a step's mark: `paths` to compare, and per stamped table the paths to
+    look up by name besides its rows stamped after the mark (`lookups`, empty when none)."""
+
+    mark: int
+    paths: pa.Table
+    lookups: dict[str, pa.Array]
+
+
+def _changed_paths(con, project: str, extractor: str, mark: int | None, files_sql: str) -> _Changes | None:
+    """Paths that may plan differently since this step's mark: rows of the candidate query's
+    tables stamped after it, paths removed from the inventory after it, and files that could
+    not be read last time. None when there is no mark for this key, or too much changed.
+
+    Rows stamped after the mark are found through the stamp (DuckDB skips row groups by their
+    min/max), so a table is searched by path only for changed paths whose row in it carries an
+    older stamp: a touched file's class, say. In a typical run that is none."""
+    if mark is None:
+        return None
+    tables = sorted(_tables(files_sql))
+    parts = [f"SELECT '{t}' AS source, path, {'kind' if t == 'inventory.files' else 'NULL'} = 'file' AS is_file "
+             f"FROM {t} WHERE project = ? AND (changed_seq > ? OR changed_seq IS NULL)" for t in tables]
+    params: list = [v for _ in tables for v in (project, mark)]
+    parts.append("SELECT 'removed', path, NULL FROM inventory.removed_files WHERE project = ? AND seq > ?")
+    parts.append("SELECT 'unreadable', path, NULL FROM enrich.processed WHERE project = ? AND extractor = ? "
+                 "AND error = ?")
+    params += [project, mark, project, extractor, UNREADABLE]
+    stamped = con.sql(" UNION ALL ".join(parts) + f" LIMIT {2 * CHANGE_PLAN_MAX_PATHS + 1}",
+                      params=params).to_arrow_table()
+    paths = pc.unique(stamped["path"])
+    if len(paths) > CHANGE_PLAN_MAX_PATHS or stamped.num_rows > 2 * CHANGE_PLAN_MAX_PATHS:
+        return None
+
+    def stamped_in(table: str, files_only: bool = False) -> pa.Array:
+        mask = pc.equal(stamped["source"], table)
+        if files_only:
+            mask = pc.and_(mask, pc.fill_null(stamped["is_file"], False))
+        return stamped["path"].filter(mask).combine_chunks()
+
+    def minus(a: pa.Array, b: pa.Array) -> pa.Array:
+        return a.filter(pc.invert(pc.is_in(a, value_set=b)))
+
+    # Candidates are inventory files: a changed path's inventory row is stamped or looked up;
+    # its rows in the other tables matter only if it is (or may be) a file.
+    unknown = minus(paths, stamped_in("inventory.files"))
+    maybe_files = pc.unique(pa.concat_arrays([stamped_in("inventory.files", files_only=True), unknown]))
+    lookups = {"inventory.files": unknown}
+    for t in tables:
+        if t != "inventory.files":
+            lookups[t] = minus(maybe_files, stamped_in(t))
+    return _Changes(mark, pa.table({"path": paths}), lookups)
+
+
+def _restricted(con, files_sql: str, changes: _Changes) -> tuple[str, list[str]]:
+    """`files_sql` with each stamped table narrowed to the changed paths' rows; the registered
+    lookup tables to unregister afterwards."""
+    registered: list[str] = []
+
+    def narrowed(m: re.Match) -> str:
+        table, alias = m.group(2).lower(), m.group(3) or m.group(2).split(".")[1]
+        where = f"changed_seq > {int(changes.mark)} OR changed_seq IS NULL"
+        lookup = changes.lookups.get(table)
+        if lookup is not None and len(lookup):
+            name = f"lookup_paths_{len(registered)}"
+            con.register(name, pa.table({"path": lookup}))
+            registered.append(name)
+            where += f" OR path IN (SELECT path FROM {name})"
+        return f"{m.group(1)} (SELECT * FROM {table} WHERE {where}) AS {alias}"
+
+    return _TABLE_REFERENCE.sub(narrowed, files_sql), registered
+
+
 def _plan(con, project: str, extractor: str, version: str, files_sql: str, params: list | None,
           select: Callable[[pa.Table], pa.Table] | None) -> WorkSet:
-    if select is None:
-        source, source_params = f"({files_sql})", list(params or [])
-    else:
-        con.register("candidate_files", select(con.sql(files_sql, params=params or None).to_arrow_table()))
+    key = plan_key(version, files_sql, params)
+    clock, mark = con.execute(
+        "SELECT (SELECT seq FROM inventory.change_clock), "
+        "(SELECT seq FROM enrich.plan_marks WHERE project = ? AND extractor = ? AND plan_key = ?)",
+        [project, extractor, key]).fetchall()[0]
+    changed = _changed_paths(con, project, extractor, mark, files_sql) if key else None
+    processed_sql = ("SELECT path, blake3, version, error, input_key FROM enrich.processed "
+                     "WHERE project = ? AND extractor = ?")
+    processed_params = [project, extractor]
+    registered = []
+    if changed is None:  # compare every candidate with every processed row
+        if select is None:
+            source, source_params = f"({files_sql})", list(params or [])
+        else:
+            con.register("candidate_files", select(con.sql(files_sql, params=params or None).to_arrow_table()))
+            source, source_params, registered = "candidate_files", [], ["candidate_files"]
+        files = None
+    else:  # only the changed paths: both sides are small, fetched once
+        narrowed_sql, lookups = _restricted(con, files_sql, changed)
+        candidates = con.sql(narrowed_sql, params=params or None).to_arrow_table()
+        for name in lookups:
+            con.unregister(name)
+        if select is not None:
+            candidates = select(candidates)
+        con.register("changed_paths", changed.paths)
+        processed = con.sql(f"{processed_sql} AND path IN (SELECT path FROM changed_paths)",
+                            params=processed_params).to_arrow_table()
+        total = con.execute("SELECT count(*) FROM enrich.processed WHERE project = ? AND extractor = ?",
+                            processed_params).fetchall()[0][0]
+        con.unregister("changed_paths")
+        # Processed paths are the candidates of the last plan, so the unchanged rest is still there.
+        files = total - processed.num_rows + candidates.num_rows
+        con.register("candidate_files", candidates)
+        con.register("processed_rows", processed)
+        registered = ["candidate_files", "processed_rows"]
         source, source_params = "candidate_files", []
+        processed_sql, processed_params = "SELECT * FROM processed_rows", []
     columns = [d[0] for d in con.sql(f"SELECT * FROM {source} c LIMIT 0", params=source_params or None).description]
     input_key = "c.input_key" if "input_key" in columns else "NULL"
     picked = ", ".join(f'c."{name}"' for name in columns)
-    # (a separate count: a window count over the join would hold all of it before filtering)
     diff = con.sql(
-        f"SELECT {picked}, p.path AS _processed_path FROM {source} c FULL JOIN ("
-        "SELECT path, blake3, version, error, input_key FROM enrich.processed WHERE project = ? AND extractor = ?"
-        ") p ON p.path = c.path "
+        f"SELECT {picked}, p.path AS _processed_path FROM {source} c FULL JOIN ({processed_sql}) p ON p.path = c.path "
         "WHERE c.path IS NULL OR p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
         f"OR p.error IS NOT DISTINCT FROM ? OR p.input_key IS DISTINCT FROM {input_key}",
-        params=[*source_params, project, extractor, version, UNREADABLE]).to_arrow_table()
-    files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchall()[0][0]
-    if select is not None:
-        con.unregister("candidate_files")
+        params=[*source_params, *processed_params, version, UNREADABLE]).to_arrow_table()
+    if files is None:  # (a separate count: a window count over the join would hold all of it before filtering)
+        files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchall()[0][0]
+    for name in registered:
+        con.unregister(name)
     todo = diff.filter(pc.is_valid(diff["path"])).select(columns)
     stale = pa.table({"path": pc.coalesce(diff["path"], diff["_processed_path"])})
-    return WorkSet(files=files, todo=todo, stale=stale)
+    return WorkSet(files=files, todo=todo, stale=stale, changed=None if changed is None else changed.paths.num_rows,
+                   _mark=(key, clock) if key else None)
 
 
 def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_sql: str,
@@ -134,7 +273,9 @@ def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_s
 
     One query joins the candidates with what was processed (on path) and returns only what
     differs: the todo rows, and the paths processed before that are no longer candidates. A
-    run that changes a few files moves a few rows out of DuckDB. `hold`: see WorkSet."""
+    run that changes a few files moves a few rows out of DuckDB. When the step has a plan mark
+    for this version and query, only the paths changed since it are compared (see the module
+    docstring); the result is the same. `hold`: see WorkSet."""
     if not hold:
         with wh.read() as con:
             return _plan(con, project, extractor, version, files_sql, params, select)
@@ -154,21 +295,35 @@ def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_s
 
 def commit_work(wh: Warehouse, project: str, extractor: str, work: WorkSet,
                 outputs: dict[str, pa.Table], processed: pa.Table,
-                derived: dict[str, pa.Table] | None = None) -> None:
-    """One transaction: drop the rows of the stale paths, insert the new ones, record what was processed.
+                derived: dict[str, pa.Table] | None = None, stamp: bool = False) -> None:
+    """One transaction: drop the rows of the stale paths, insert the new ones, record what was
+    processed and the change clock the plan saw.
 
     `outputs` are per-file tables (path column) maintained incrementally; `derived`
-    are per-project tables recomputed whole (e.g. drift), replaced outright."""
+    are per-project tables recomputed whole (e.g. drift), replaced outright. `stamp`: the
+    outputs are tables other steps plan from (CHANGE_STAMPED): advance the clock and stamp
+    the rows written."""
     if work._con is not None:
-        _commit(work._con, project, extractor, work, outputs, processed, derived)
-        work._release()  # COMMIT and close
+        _commit(work._con, project, extractor, work, outputs, processed, derived, stamp)
+        work._release()  # COMMIT and detach
         return
     with wh.write() as con:
-        _commit(con, project, extractor, work, outputs, processed, derived)
+        _commit(con, project, extractor, work, outputs, processed, derived, stamp)
 
 
 def _commit(con, project: str, extractor: str, work: WorkSet, outputs: dict[str, pa.Table],
-            processed: pa.Table, derived: dict[str, pa.Table] | None) -> None:
+            processed: pa.Table, derived: dict[str, pa.Table] | None, stamp: bool) -> None:
+    if stamp:
+        seq = tick_change_clock(con)
+        outputs = {table: rows.append_column("changed_seq", pa.array([seq] * rows.num_rows, pa.int64()))
+                   for table, rows in outputs.items()}
+        if work.changed is None:  # rows written before the clock existed count as changed now
+            for table in outputs:  # (after the first full plan there are none left to find)
+                con.execute(f"UPDATE {table} SET changed_seq = ? WHERE project = ? AND changed_seq IS NULL",
+                            [seq, project])
+    con.execute("DELETE FROM enrich.plan_marks WHERE project = ? AND extractor = ?", [project, extractor])
+    if work._mark is not None:
+        con.execute("INSERT INTO enrich.plan_marks VALUES (?, ?, ?, ?)", [project, extractor, *work._mark])
     con.register("stale_paths", work.stale)
     for table, rows in [*outputs.items(), ("enrich.processed", processed)]:
         extra = " AND extractor = ?" if table == "enrich.processed" else ""

@@ -84,7 +84,7 @@ def refresh_file_classes(wh: Warehouse, project: Project, extra_rules: str | Non
         })
         processed = processed_table(project.name, "classify", version, todo["path"].to_pylist(),
                                      todo["blake3"].to_pylist(), [None] * n, [None] * n, [None] * n)
-        commit_work(wh, project.name, "classify", work, {"enrich.file_classes": classes}, processed)
+        commit_work(wh, project.name, "classify", work, {"enrich.file_classes": classes}, processed, stamp=True)
     return WorkStats(files=work.files, processed=n, reused=work.reused,
                        seconds=time.perf_counter() - t0)
 
