@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import pathspec
-import yaml
 
+from anfl_assets.domain.rules_files import load_yaml_document
 from anfl_assets.domain.sniff import sniff
 
 RULES_PATH = Path(__file__).resolve().parents[2] / "data" / "classification_rules.yaml"
@@ -170,6 +170,32 @@ class _Rule:
     fixed: Classification | None  # the answer, when no output is `auto`
 
 
+class _Deferred:
+    """A regex or path spec compiled when first used: a process that classifies a few files
+    (an incremental run) does not pay for compiling every built-in rule. Once compiled, the
+    block's attribute holds the compiled object itself, so the hot path calls it directly."""
+
+    __slots__ = ("block", "attr", "make", "pattern", "compiled")
+
+    def __init__(self, block: _Block, attr: str, make: Callable[[], Any], pattern: str | None = None):
+        self.block, self.attr, self.make, self.pattern, self.compiled = block, attr, make, pattern, None
+
+    def get(self) -> Any:
+        if self.compiled is None:
+            self.compiled = self.make()
+            setattr(self.block, self.attr, self.compiled)
+        return self.compiled
+
+    def match(self, text: str) -> Any:
+        return self.get().match(text)
+
+    def search(self, text: str) -> Any:
+        return self.get().search(text)
+
+    def match_file(self, path: str) -> bool:
+        return self.get().match_file(path)
+
+
 class _Block:
     """One condition block of a rule: all of its conditions must hold. None = not a condition."""
 
@@ -261,13 +287,9 @@ def _path_keys(pattern: str) -> list[tuple[str, str]] | None:
     return None
 
 
-# libyaml when present: the same documents as yaml.safe_load, ten times faster to read (the rule
-# file is read by every process that classifies, an incremental run included).
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _load(path: Path) -> dict[str, Any]:
-    doc = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    # every process that classifies reads the rules, an incremental run of a few files included
+    doc = load_yaml_document(path) or {}
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected a mapping with a `rules:` list")
     unknown = set(doc) - _TOP_KEYS
@@ -331,20 +353,41 @@ class Classifier:
         self._blocks: list[_Block] = []
         self._index: dict[tuple[str, Any], list[int]] = {}
         self._always: list[int] = []
-        self._glob: list[tuple[int, re.Pattern[str]]] = []
+        self._glob: list[tuple[int, Any]] = []  # (block, its name pattern: deferred until first used)
         seen: set[str] = set()
         for spec in user.get("rules") or []:
             self._add_rule(spec, extra_rules_path, seen)
+        for index in range(len(self._blocks)):  # a user's patterns are checked now, not at first use
+            self._compile_block(index, extra_rules_path)
+        first_builtin = len(self._blocks)
         for spec in builtin.get("rules") or []:
             if not (isinstance(spec, dict) and spec.get("id") in disabled):
                 self._add_rule(spec, rules_path, seen)
+        if rules_path != RULES_PATH:  # a replacement rule file is a user's too
+            for index in range(first_builtin, len(self._blocks)):
+                self._compile_block(index, rules_path)
         self._name_keys = frozenset(k for kind, k in self._index if kind == "name")
         self._dir_keys = frozenset(k for kind, k in self._index if kind == "dir")
         self._ext_keys = frozenset(k for kind, k in self._index if kind == "ext")
-        self._glob_any = re.compile("|".join(rx.pattern for _, rx in self._glob)) if self._glob else None
+        self._glob_any: re.Pattern[str] | None = None  # compiled at the first name that needs it
         self._cache: dict[tuple[Any, ...], tuple[_Block, ...]] = {}
 
     # ---------------------------------------------------------------- compiling
+    def compile_all(self) -> None:
+        """Compile every deferred pattern now (the tests check the built-in rules this way)."""
+        for index in range(len(self._blocks)):
+            self._compile_block(index, None)
+
+    def _compile_block(self, index: int, where: Path | None) -> None:
+        block = self._blocks[index]
+        for attr, what in (("names", "name"), ("path", "path"), ("content", "content regex")):
+            value = getattr(block, attr)
+            if isinstance(value, _Deferred):
+                try:
+                    value.get()
+                except (re.error, ValueError, TypeError) as exc:
+                    raise ValueError(f"{where}: rule {block.rule.id}: {what}: {exc}") from None
+
     def _add_rule(self, spec: Any, where: Path | None, seen: set[str]) -> None:
         if not isinstance(spec, dict) or not isinstance(spec.get("id"), str) or not spec["id"]:
             raise ValueError(f"{where}: every rule needs a mapping with a string `id`: {spec!r}")
@@ -386,7 +429,8 @@ class Classifier:
         if "ext" in spec:
             block.exts = frozenset(exts)
         if "name" in spec:
-            block.names = re.compile("|".join(fnmatch.translate(n) for n in names) or r"(?!)")
+            names_rx = "|".join(fnmatch.translate(n) for n in names) or r"(?!)"
+            block.names = _Deferred(block, "names", lambda: re.compile(names_rx), names_rx)
         if "file_type" in spec:
             block.file_types = frozenset(_as_list(spec["file_type"]))
         if "is_text" in spec:
@@ -394,10 +438,7 @@ class Classifier:
                 raise ValueError(f"{ctx}: is_text must be true or false")
             block.is_text = spec["is_text"]
         if "path" in spec:
-            try:
-                block.path = pathspec.PathSpec.from_lines("gitignore", paths)
-            except ValueError as exc:
-                raise ValueError(f"{ctx}: path: {exc}") from None
+            block.path = _Deferred(block, "path", lambda: pathspec.PathSpec.from_lines("gitignore", paths))
         if "language_by" in spec:
             sources = _as_list(spec["language_by"])
             if not sources or not set(sources) <= set(_SOURCES):
@@ -405,10 +446,8 @@ class Classifier:
             block.language_by = tuple(frozenset(table) if source in sources else frozenset()
                                       for source, table in zip(_SOURCES, self._languages))
         if "content" in spec:
-            try:
-                block.content = re.compile(str(spec["content"]))
-            except re.error as exc:
-                raise ValueError(f"{ctx}: content regex: {exc}") from None
+            content_rx = str(spec["content"])
+            block.content = _Deferred(block, "content", lambda: re.compile(content_rx), content_rx)
         if "detector" in spec:
             if spec["detector"] not in DETECTORS:
                 raise ValueError(f"{ctx}: unknown detector {spec['detector']!r}; known: {sorted(DETECTORS)}")
@@ -477,7 +516,12 @@ class Classifier:
                 return len(lname) - len(rest)
 
     def _glob_hits(self, lname: str) -> tuple[int, ...]:
-        if self._glob_any is None or self._glob_any.match(lname) is None:
+        if not self._glob:
+            return ()
+        if self._glob_any is None:
+            self._glob = [(i, rx.get() if isinstance(rx, _Deferred) else rx) for i, rx in self._glob]
+            self._glob_any = re.compile("|".join(rx.pattern for _, rx in self._glob))
+        if self._glob_any.match(lname) is None:
             return ()
         return tuple(i for i, rx in self._glob if rx.match(lname))
 

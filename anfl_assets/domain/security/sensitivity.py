@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pathspec
-import yaml
 
+from anfl_assets.domain.rules_files import load_yaml_document
 from anfl_assets.domain.security import LEVEL_RANK, LEVELS, SEVERITIES
 
 RULES_PATH = Path(__file__).resolve().parents[2] / "data" / "sensitivity_rules.yaml"
@@ -99,7 +99,7 @@ def _as_list(value: Any, where: str) -> list[str]:
 
 
 def _load(path: Path) -> tuple[list[dict], list[str]]:
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    doc = load_yaml_document(path)
     if doc is None:
         return [], []
     if isinstance(doc, list):

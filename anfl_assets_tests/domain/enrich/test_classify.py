@@ -1148,6 +1148,15 @@ def test_bad_user_rules_are_refused_with_the_reason(tmp_path: Path, text: str, m
         Classifier(extra_rules_path=write_rules(tmp_path / "rules.yaml", text))
 
 
+def test_builtin_patterns_compile_and_a_bad_replacement_file_is_refused_at_load(tmp_path: Path) -> None:
+    """Built-in patterns compile at first use (an incremental run compiles few); every one of
+    them compiles, and a replacement rule file is checked when loaded, like a user's."""
+    Classifier().compile_all()
+    bad = write_rules(tmp_path / "only.yaml", "rules:\n  - {id: a, match: {content: '(['}, category: code}\n")
+    with pytest.raises(ValueError, match="content regex"):
+        Classifier(rules_path=bad)
+
+
 def test_replacement_rules_without_catch_all_fall_back_to_other(tmp_path: Path) -> None:
     only = write_rules(tmp_path / "only.yaml",
                        "rules:\n  - {id: py, match: {ext: [py]}, category: code, language: python}\n")
