@@ -343,13 +343,24 @@ def refresh_file_inventory(wh, project: str, root: Path, extra_ignores: tuple[st
     removed = pa.table({"path": _path_columns(result.deleted_keys)[0]})
     with wh.write() as con:
         seq = tick_change_clock(con)
+        previous = _EMPTY_PREVIOUS_CONTENT
         if stale.num_rows:
             con.register("stale_keys", stale)
+            if changed_rows.num_rows:  # what the rewritten rows held: is their content new?
+                previous = con.sql(
+                    "SELECT coalesce(path_raw, encode(path)) AS key, kind, blake3, content_seq FROM inventory.files "
+                    "WHERE project = ? AND coalesce(path_raw, encode(path)) IN (SELECT key FROM stale_keys)",
+                    params=[project]).to_arrow_table()
             con.execute("DELETE FROM inventory.files WHERE project = ? "
                         "AND coalesce(path_raw, encode(path)) IN (SELECT key FROM stale_keys)", [project])
         if changed_rows.num_rows:
             con.register("changed_rows", changed_rows)
-            con.execute("INSERT INTO inventory.files BY NAME SELECT *, ? AS changed_seq FROM changed_rows", [seq])
+            con.register("previous_content", previous)
+            con.execute(
+                "INSERT INTO inventory.files BY NAME SELECT n.*, $seq AS changed_seq, "
+                "CASE WHEN o.kind IS NOT DISTINCT FROM n.kind AND o.blake3 IS NOT DISTINCT FROM n.blake3 "
+                "THEN o.content_seq ELSE $seq END AS content_seq FROM changed_rows n "
+                "LEFT JOIN previous_content o ON o.key = coalesce(n.path_raw, encode(n.path))", {"seq": seq})
         _record_changes(con, project, seq, removed)
         con.execute("INSERT INTO inventory.scan_runs VALUES (?, 'file_inventory', now(), ?, ?)",
                     [project, result.table.num_rows, json.dumps(asdict(result.stats))])
@@ -357,6 +368,10 @@ def refresh_file_inventory(wh, project: str, root: Path, extra_ignores: tuple[st
     del changed_rows, stale
     pool.release_unused()
     return result
+
+
+_EMPTY_PREVIOUS_CONTENT = pa.table({"key": pa.array([], pa.binary()), "kind": pa.array([], pa.string()),
+                                    "blake3": pa.array([], pa.string()), "content_seq": pa.array([], pa.int64())})
 
 
 def _record_changes(con, project: str, seq: int, removed: pa.Table) -> None:

@@ -71,9 +71,11 @@ CREATE TABLE IF NOT EXISTS inventory.files (
     git_status VARCHAR,
     scan_error VARCHAR,
     recorded_at TIMESTAMPTZ,
-    changed_seq BIGINT  -- the change clock when this row was last written (see change_clock)
+    changed_seq BIGINT,  -- the change clock when this row was last written (see change_clock)
+    content_seq BIGINT   -- ... when its content (kind, checksum) last changed
 );
 ALTER TABLE inventory.files ADD COLUMN IF NOT EXISTS changed_seq BIGINT;
+ALTER TABLE inventory.files ADD COLUMN IF NOT EXISTS content_seq BIGINT;
 -- The change clock: every write that changes rows other steps plan from (inventory.files,
 -- enrich.file_classes) advances it and stamps those rows; a step that records the clock it
 -- planned at later looks only at rows stamped after it, plus the paths removed since.

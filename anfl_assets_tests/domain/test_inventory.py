@@ -44,8 +44,8 @@ def write_tree(root: Path, files: dict[str, bytes]) -> None:
 
 def rows_by_path(table) -> dict[str, dict]:
     """Rows keyed by path; `mtime` (ns timestamp), `recorded_at` (changes every scan) and the
-    stored `changed_seq` (the change clock's stamp, tested on its own) left out."""
-    drop = [c for c in ("mtime", "recorded_at", "changed_seq") if c in table.column_names]
+    stored `changed_seq` and `content_seq` (the change clock's stamps, tested on their own) left out."""
+    drop = [c for c in ("mtime", "recorded_at", "changed_seq", "content_seq") if c in table.column_names]
     return {r["path"]: r for r in table.drop_columns(drop).to_pylist()}
 
 
@@ -149,6 +149,19 @@ def test_the_change_clock_stamps_written_rows_and_records_removed_paths(warehous
     assert {p for p, seq in stamps().items() if seq > first} == {"configs/train.yaml", "src/forecast/evaluate.py"}
     assert warehouse.query("SELECT path, seq FROM inventory.removed_files").to_pylist() == [
         {"path": "data/sample.csv", "seq": now}]
+    # a touched file (new mtime, same bytes) is rewritten, but its content stamp stays
+    def content_stamps() -> dict[str, int]:
+        return {r["path"]: r["content_seq"] for r in warehouse.query(
+            "SELECT path, content_seq FROM inventory.files WHERE project = 'forecast'").to_pylist()}
+
+    assert content_stamps()["configs/train.yaml"] == now and content_stamps()["README.md"] == first
+    st = (project / "README.md").stat()
+    os.utime(project / "README.md", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    refresh_file_inventory(warehouse, "forecast", project)
+    assert stamps()["README.md"] == clock() and content_stamps()["README.md"] == first
+    (project / "README.md").write_bytes(b"# Forecasting, weekly\n")
+    refresh_file_inventory(warehouse, "forecast", project)
+    assert stamps()["README.md"] == content_stamps()["README.md"] == clock()
     # rows written before the clock existed (an older warehouse) count as changed at the next refresh
     with warehouse.write() as con:
         con.execute("UPDATE inventory.files SET changed_seq = NULL WHERE path = 'README.md'")

@@ -92,7 +92,7 @@ class WorkSet:
     until `commit_work`; use it as a context manager so that an error in between rolls back and
     releases the lock."""
 
-    files: int
+    files: int | None  # None until the commit when planned from changes (counted there)
     todo: pa.Table
     stale: pa.Table
     changed: int | None = None  # paths compared when planned from the change set; None: all compared
@@ -134,12 +134,15 @@ def plan_key(version: str, files_sql: str, params: list | None) -> str | None:
 
 @dataclass
 class _Changes:
-    """What changed since a step's mark: `paths` to compare, and per stamped table the paths to
-    look up by name besides its rows stamped after the mark (`lookups`, empty when none)."""
+    """What changed since a step's mark: `paths` to compare; per stamped table the paths to look
+    up by name besides its rows stamped after the mark (`lookups`, empty when none); and the
+    paths that must be processed again if they are candidates (`redo`: new content, or not
+    readable last time), which need no comparison with what was processed."""
 
     mark: int
     paths: pa.Table
     lookups: dict[str, pa.Array]
+    redo: pa.Array
 
 
 def _changed_paths(con, project: str, extractor: str, mark: int | None, files_sql: str) -> _Changes | None:
@@ -153,13 +156,14 @@ def _changed_paths(con, project: str, extractor: str, mark: int | None, files_sq
     if mark is None:
         return None
     tables = sorted(_tables(files_sql))
-    parts = [f"SELECT '{t}' AS source, path, {'kind' if t == 'inventory.files' else 'NULL'} = 'file' AS is_file "
-             f"FROM {t} WHERE project = ? AND (changed_seq > ? OR changed_seq IS NULL)" for t in tables]
-    params: list = [v for _ in tables for v in (project, mark)]
-    parts.append("SELECT 'removed', path, NULL FROM inventory.removed_files WHERE project = ? AND seq > ?")
-    parts.append("SELECT 'unreadable', path, NULL FROM enrich.processed WHERE project = ? AND extractor = ? "
-                 "AND error = ?")
-    params += [project, mark, project, extractor, UNREADABLE]
+    inventory = "kind = 'file' AS is_file, coalesce(content_seq > $mark, false) AS new_content"  # (named in each part)
+    parts = [f"SELECT '{t}' AS source, path, {inventory if t == 'inventory.files' else 'NULL AS is_file, NULL AS new_content'} "
+             f"FROM {t} WHERE project = $project AND (changed_seq > $mark OR changed_seq IS NULL)" for t in tables]
+    parts.append("SELECT 'removed', path, NULL, NULL FROM inventory.removed_files "
+                 "WHERE project = $project AND seq > $mark")
+    parts.append("SELECT 'unreadable', path, NULL, NULL FROM enrich.processed "
+                 "WHERE project = $project AND extractor = $extractor AND error = $unreadable")
+    params = {"project": project, "mark": mark, "extractor": extractor, "unreadable": UNREADABLE}
     stamped = con.sql(" UNION ALL ".join(parts) + f" LIMIT {2 * CHANGE_PLAN_MAX_PATHS + 1}",
                       params=params).to_arrow_table()
     paths = pc.unique(stamped["path"])
@@ -183,7 +187,9 @@ def _changed_paths(con, project: str, extractor: str, mark: int | None, files_sq
     for t in tables:
         if t != "inventory.files":
             lookups[t] = minus(maybe_files, stamped_in(t))
-    return _Changes(mark, pa.table({"path": paths}), lookups)
+    redo = stamped["path"].filter(pc.or_(pc.fill_null(stamped["new_content"], False),
+                                         pc.equal(stamped["source"], "unreadable"))).combine_chunks()
+    return _Changes(mark, pa.table({"path": paths}), lookups, redo)
 
 
 def _restricted(con, files_sql: str, changes: _Changes) -> tuple[str, list[str]]:
@@ -205,6 +211,33 @@ def _restricted(con, files_sql: str, changes: _Changes) -> tuple[str, list[str]]
     return _TABLE_REFERENCE.sub(narrowed, files_sql), registered
 
 
+def _plan_changed(con, project: str, extractor: str, version: str, candidates: pa.Table, changed: _Changes,
+                  key: str, clock: int) -> WorkSet:
+    """The plan among the changed paths: candidates with new content (or not readable last time)
+    are processed again without looking at what was processed; the others (a touched file, a
+    reclassified one) are compared with their processed rows. Stale: the todo, and every changed
+    path that is no longer a candidate (deleting rows a path does not have is harmless). The
+    number of files is counted at the commit: the processed rows are then the candidates."""
+    redo = pc.is_in(candidates["path"], value_set=changed.redo)
+    todo = candidates.filter(redo)
+    unsure = candidates.filter(pc.invert(redo))
+    if unsure.num_rows:  # compare these with their processed rows
+        con.register("unsure_files", unsure)
+        input_key = "c.input_key" if "input_key" in unsure.column_names else "NULL"
+        differ = con.sql(
+            "SELECT c.* FROM unsure_files c LEFT JOIN (SELECT path, blake3, version, error, input_key "
+            "FROM enrich.processed WHERE project = ? AND extractor = ? "
+            "AND path IN (SELECT path FROM unsure_files)) p ON p.path = c.path "
+            "WHERE p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
+            f"OR p.error IS NOT DISTINCT FROM ? OR p.input_key IS DISTINCT FROM {input_key}",
+            params=[project, extractor, version, UNREADABLE]).to_arrow_table()
+        con.unregister("unsure_files")
+        todo = pa.concat_tables([todo, differ.select(candidates.column_names)])
+    gone = changed.paths["path"].filter(pc.invert(pc.is_in(changed.paths["path"], value_set=candidates["path"])))
+    stale = pa.table({"path": pa.concat_arrays([todo["path"].combine_chunks(), gone.combine_chunks()])})
+    return WorkSet(files=None, todo=todo, stale=stale, changed=changed.paths.num_rows, _mark=(key, clock))
+
+
 def _plan(con, project: str, extractor: str, version: str, files_sql: str, params: list | None,
           select: Callable[[pa.Table], pa.Table] | None) -> WorkSet:
     key = plan_key(version, files_sql, params)
@@ -213,53 +246,37 @@ def _plan(con, project: str, extractor: str, version: str, files_sql: str, param
         "(SELECT seq FROM enrich.plan_marks WHERE project = ? AND extractor = ? AND plan_key = ?)",
         [project, extractor, key]).fetchall()[0]
     changed = _changed_paths(con, project, extractor, mark, files_sql) if key else None
-    processed_sql = ("SELECT path, blake3, version, error, input_key FROM enrich.processed "
-                     "WHERE project = ? AND extractor = ?")
-    processed_params = [project, extractor]
-    registered = []
-    if changed is None:  # compare every candidate with every processed row
-        if select is None:
-            source, source_params = f"({files_sql})", list(params or [])
-        else:
-            con.register("candidate_files", select(con.sql(files_sql, params=params or None).to_arrow_table()))
-            source, source_params, registered = "candidate_files", [], ["candidate_files"]
-        files = None
-    else:  # only the changed paths: both sides are small, fetched once
+    if changed is not None:  # only the changed paths
         narrowed_sql, lookups = _restricted(con, files_sql, changed)
         candidates = con.sql(narrowed_sql, params=params or None).to_arrow_table()
         for name in lookups:
             con.unregister(name)
         if select is not None:
             candidates = select(candidates)
-        con.register("changed_paths", changed.paths)
-        processed = con.sql(f"{processed_sql} AND path IN (SELECT path FROM changed_paths)",
-                            params=processed_params).to_arrow_table()
-        total = con.execute("SELECT count(*) FROM enrich.processed WHERE project = ? AND extractor = ?",
-                            processed_params).fetchall()[0][0]
-        con.unregister("changed_paths")
-        # Processed paths are the candidates of the last plan, so the unchanged rest is still there.
-        files = total - processed.num_rows + candidates.num_rows
-        con.register("candidate_files", candidates)
-        con.register("processed_rows", processed)
-        registered = ["candidate_files", "processed_rows"]
+        return _plan_changed(con, project, extractor, version, candidates, changed, key, clock)
+    # every candidate against every processed row
+    if select is None:
+        source, source_params = f"({files_sql})", list(params or [])
+    else:
+        con.register("candidate_files", select(con.sql(files_sql, params=params or None).to_arrow_table()))
         source, source_params = "candidate_files", []
-        processed_sql, processed_params = "SELECT * FROM processed_rows", []
     columns = [d[0] for d in con.sql(f"SELECT * FROM {source} c LIMIT 0", params=source_params or None).description]
     input_key = "c.input_key" if "input_key" in columns else "NULL"
     picked = ", ".join(f'c."{name}"' for name in columns)
     diff = con.sql(
-        f"SELECT {picked}, p.path AS _processed_path FROM {source} c FULL JOIN ({processed_sql}) p ON p.path = c.path "
+        f"SELECT {picked}, p.path AS _processed_path FROM {source} c FULL JOIN ("
+        "SELECT path, blake3, version, error, input_key FROM enrich.processed WHERE project = ? AND extractor = ?"
+        ") p ON p.path = c.path "
         "WHERE c.path IS NULL OR p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
         f"OR p.error IS NOT DISTINCT FROM ? OR p.input_key IS DISTINCT FROM {input_key}",
-        params=[*source_params, *processed_params, version, UNREADABLE]).to_arrow_table()
-    if files is None:  # (a separate count: a window count over the join would hold all of it before filtering)
-        files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchall()[0][0]
-    for name in registered:
-        con.unregister(name)
+        params=[*source_params, project, extractor, version, UNREADABLE]).to_arrow_table()
+    # (a separate count: a window count over the join would hold all of it before filtering)
+    files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchall()[0][0]
+    if select is not None:
+        con.unregister("candidate_files")
     todo = diff.filter(pc.is_valid(diff["path"])).select(columns)
     stale = pa.table({"path": pc.coalesce(diff["path"], diff["_processed_path"])})
-    return WorkSet(files=files, todo=todo, stale=stale, changed=None if changed is None else changed.paths.num_rows,
-                   _mark=(key, clock) if key else None)
+    return WorkSet(files=files, todo=todo, stale=stale, _mark=(key, clock) if key else None)
 
 
 def plan_work(wh: Warehouse, project: str, extractor: str, version: str, files_sql: str,
@@ -336,6 +353,9 @@ def _commit(con, project: str, extractor: str, work: WorkSet, outputs: dict[str,
         con.execute(f"DELETE FROM {table} WHERE project = ?", [project])
         insert_rows(con, table, rows)
     con.unregister("stale_paths")
+    if work.files is None:  # the processed rows are now exactly the candidates
+        work.files = con.execute("SELECT count(*) FROM enrich.processed WHERE project = ? AND extractor = ?",
+                                 [project, extractor]).fetchall()[0][0]
 
 
 def full_path(root: Path, path: str, path_raw: bytes | None) -> bytes:
