@@ -482,10 +482,16 @@ class _Engine:
 
     A file stays attached while any `Warehouse.read`/`write` in this process uses it (readers in
     several threads share one attachment) and is detached when the last one ends. A forked
-    child never touches its parent's instance: it starts its own."""
+    child never touches its parent's instance: it starts its own.
+
+    After a heavy use (the process holds HEAVY_USE_BYTES more than when the use began: a full
+    inventory's insert and checkpoint, say) the instance is closed once nothing is attached:
+    DuckDB's allocator keeps the pages such a use freed (measured: two refreshes of a
+    295,523-entry tree peaked at 641 MB instead of 505 MB), and the next use starts a new one."""
 
     def __init__(self, first_path: Path):
         self.pid = os.getpid()
+        self.closed = False
         # Spill files beside the first warehouse, as `duckdb.connect(file)` would put them.
         self.db = duckdb.connect(":memory:", config={"temp_directory": str(first_path) + ".tmp"})
         self.lock = threading.Lock()
@@ -496,6 +502,8 @@ class _Engine:
         """The file's alias, attaching it if no one in this process has, and a new connection."""
         key = str(path)
         with self.lock:
+            if self.closed:
+                raise _EngineClosed
             entry = self.attached.get(key)
             if entry is None:
                 alias = f"anfl_warehouse_{next(self.aliases)}"
@@ -524,6 +532,19 @@ class _Engine:
             finally:
                 self.db.execute("PRAGMA enable_checkpoint_on_shutdown")
 
+    def close_if_idle(self) -> None:
+        with self.lock:
+            if not self.attached and not self.closed:
+                self.closed = True
+                self.db.close()
+
+
+class _EngineClosed(Exception):
+    """The engine was closed after a heavy use between looking it up and attaching: take a new one."""
+
+
+# A use after which this process holds this much more memory closes the engine (see _Engine).
+HEAVY_USE_BYTES = 64 << 20
 
 _engine: _Engine | None = None
 _engine_lock = threading.Lock()
@@ -532,9 +553,21 @@ _engine_lock = threading.Lock()
 def _process_engine(path: Path) -> _Engine:
     global _engine
     with _engine_lock:
-        if _engine is None or _engine.pid != os.getpid():
+        if _engine is None or _engine.closed or _engine.pid != os.getpid():
             _engine = _Engine(path)
         return _engine
+
+
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory (/proc/self/statm; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE_BYTES
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 class Warehouse:
@@ -574,8 +607,14 @@ class Warehouse:
     def _open(self, read_only: bool, checkpoint: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection of this process's DuckDB with the file attached and made the default
         database, so queries name tables as `schema.table`. Call under the flock."""
-        engine = _process_engine(self.path)
-        alias, con = engine.attach(self.path, read_only)
+        while True:
+            engine = _process_engine(self.path)
+            try:
+                alias, con = engine.attach(self.path, read_only)
+                break
+            except _EngineClosed:
+                continue
+        resident = _resident_bytes()
         try:
             con.execute(f"USE {alias}")
             yield con
@@ -584,6 +623,8 @@ class Warehouse:
                 con.close()
             finally:
                 engine.detach(self.path, checkpoint)
+                if _resident_bytes() - resident > HEAVY_USE_BYTES:
+                    engine.close_if_idle()
 
     def _ensure_schema(self) -> None:
         if self._schema_ready:

@@ -169,3 +169,39 @@ def test_a_forked_child_starts_its_own_duckdb(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     assert warehouse_module._process_engine(wh.path) is parent_engine
     assert wh.query("SELECT sha FROM inventory.git_commits").to_pylist() == [{"sha": "2"}]
+
+
+def test_a_heavy_use_closes_the_processs_duckdb_once_nothing_is_attached(tmp_path, monkeypatch):
+    """DuckDB's allocator keeps what a big insert freed; a use after which the process holds
+    HEAVY_USE_BYTES more closes the instance (when no other use has the file) and the next use
+    starts a new one. Light uses keep reusing the same instance."""
+    import threading
+
+    from anfl_assets.domain import warehouse as warehouse_module
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.replace_project_rows({"inventory.git_commits": _commits("a", ["1"])}, "a")
+    monkeypatch.setattr(warehouse_module, "HEAVY_USE_BYTES", 1 << 40)
+    light = warehouse_module._process_engine(wh.path)
+    wh.query("SELECT 1")
+    assert warehouse_module._process_engine(wh.path) is light and not light.closed
+
+    monkeypatch.setattr(warehouse_module, "HEAVY_USE_BYTES", -1)  # every use counts as heavy
+    reading, release = threading.Event(), threading.Event()
+
+    def long_reader():
+        with wh.read() as con:
+            reading.set()
+            release.wait(10)
+            assert con.execute("SELECT count(*) FROM inventory.git_commits").fetchall() == [(1,)]
+
+    t = threading.Thread(target=long_reader)
+    t.start()
+    reading.wait(10)
+    wh.query("SELECT 1")  # heavy, but the other thread still has the file: the instance stays
+    assert not light.closed
+    release.set()
+    t.join()
+    assert light.closed  # the last use ended: closed
+    assert wh.query("SELECT count(*) AS n FROM inventory.git_commits").to_pylist() == [{"n": 1}]
+    assert warehouse_module._process_engine(wh.path) is not light
