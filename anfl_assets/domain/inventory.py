@@ -50,7 +50,7 @@ PREVIOUS_COLUMNS = ("kind",) + STAT_KEY + CONTENT_COLUMNS + ("facts_version", "g
 PREVIOUS_SQL = (
     "SELECT coalesce(path_raw, encode(path)) AS key, "
     + ", ".join(f"{c} AS prev_{c}" for c in PREVIOUS_COLUMNS)
-    + " FROM inventory.files WHERE project = ?"
+    + ", content_seq AS prev_content_seq FROM inventory.files WHERE project = ?"
 )
 
 Progress = Callable[[str, int, int | None], None]
@@ -93,6 +93,7 @@ class InventoryResult:
     stats: InventoryStats
     write_mask: pa.Array | None = None
     deleted_keys: pa.Array | None = None
+    kept_content_seq: pa.Array | None = None  # per row: the stored content stamp if kind and checksum stayed
 
 
 def _owner_names(uids: pa.Array) -> pa.Array:
@@ -144,6 +145,7 @@ def _empty_previous() -> pa.Table:
     cols = {"key": pa.array([], pa.binary())}
     for c in PREVIOUS_COLUMNS:
         cols[f"prev_{c}"] = pa.array([], FILES_SCHEMA.field(c).type)
+    cols["prev_content_seq"] = pa.array([], pa.int64())
     return pa.table(cols)
 
 
@@ -217,6 +219,8 @@ def build_inventory(project: str, root: Path, previous: pa.Table | Callable[[], 
             progress("read", done_bytes[0], total_to_read)
 
     prev_content = {c: joined[f"prev_{c}"] for c in CONTENT_COLUMNS}
+    prev_kind = joined["prev_kind"]
+    prev_content_seq = joined.get("prev_content_seq")  # (absent from rows a caller passed without it)
     del joined
     errors = walked.error
     fresh = {c: [None] * len(to_read) for c in CONTENT_COLUMNS}  # facts of the files read, by read order
@@ -317,7 +321,15 @@ def build_inventory(project: str, root: Path, previous: pa.Table | Callable[[], 
     stats.top_types = list(zip(by_type["file_type"].to_pylist(), by_type["size_count"].to_pylist(),
                                by_type["size_sum"].to_pylist()))
     stats.total_s = time.perf_counter() - t0
-    return InventoryResult(table=table, stats=stats, write_mask=pc.invert(same_row), deleted_keys=deleted_keys)
+    # The content stamp carries over where the kind and checksum stayed (a touched file, a new git status).
+    kept_content_seq = None
+    if prev_content_seq is not None:
+        same_content = pc.fill_null(pc.and_(pc.equal(kind_arr, prev_kind), pc.or_kleene(
+            pc.equal(content["blake3"], prev_content["blake3"]),
+            pc.and_(pc.is_null(content["blake3"]), pc.is_null(prev_content["blake3"])))), False)
+        kept_content_seq = pc.if_else(same_content, prev_content_seq, pa.scalar(None, pa.int64()))
+    return InventoryResult(table=table, stats=stats, write_mask=pc.invert(same_row), deleted_keys=deleted_keys,
+                           kept_content_seq=kept_content_seq)
 
 
 def refresh_file_inventory(wh, project: str, root: Path, extra_ignores: tuple[str, ...] = (),
@@ -337,30 +349,26 @@ def refresh_file_inventory(wh, project: str, root: Path, extra_ignores: tuple[st
     pool.release_unused()  # mimalloc keeps freed pages otherwise: 300k files, ~200 MB of RSS
     # a first scan writes every row: the table itself, not a filtered copy of it
     changed_rows = result.table if pc.all(result.write_mask).as_py() else result.table.filter(result.write_mask)
+    kept = result.kept_content_seq
+    if kept is None:
+        kept = pa.nulls(result.table.num_rows, pa.int64())
+    # the stored content stamp where kind and checksum stayed; null (stamped now) where they changed
+    changed_rows = changed_rows.append_column(
+        "content_seq", kept if changed_rows is result.table else kept.filter(result.write_mask))
     stale = pa.table({"key": pa.concat_arrays([
         pc.coalesce(changed_rows["path_raw"], pc.cast(changed_rows["path"], pa.binary())).combine_chunks(),
         result.deleted_keys])})
     removed = pa.table({"path": _path_columns(result.deleted_keys)[0]})
     with wh.write() as con:
         seq = tick_change_clock(con)
-        previous = _EMPTY_PREVIOUS_CONTENT
         if stale.num_rows:
             con.register("stale_keys", stale)
-            if changed_rows.num_rows:  # what the rewritten rows held: is their content new?
-                previous = con.sql(
-                    "SELECT coalesce(path_raw, encode(path)) AS key, kind, blake3, content_seq FROM inventory.files "
-                    "WHERE project = ? AND coalesce(path_raw, encode(path)) IN (SELECT key FROM stale_keys)",
-                    params=[project]).to_arrow_table()
             con.execute("DELETE FROM inventory.files WHERE project = ? "
                         "AND coalesce(path_raw, encode(path)) IN (SELECT key FROM stale_keys)", [project])
         if changed_rows.num_rows:
             con.register("changed_rows", changed_rows)
-            con.register("previous_content", previous)
-            con.execute(
-                "INSERT INTO inventory.files BY NAME SELECT n.*, $seq AS changed_seq, "
-                "CASE WHEN o.kind IS NOT DISTINCT FROM n.kind AND o.blake3 IS NOT DISTINCT FROM n.blake3 "
-                "THEN o.content_seq ELSE $seq END AS content_seq FROM changed_rows n "
-                "LEFT JOIN previous_content o ON o.key = coalesce(n.path_raw, encode(n.path))", {"seq": seq})
+            con.execute("INSERT INTO inventory.files BY NAME SELECT * REPLACE (coalesce(content_seq, $seq) AS "
+                        "content_seq), $seq AS changed_seq FROM changed_rows", {"seq": seq})
         _record_changes(con, project, seq, removed)
         con.execute("INSERT INTO inventory.scan_runs VALUES (?, 'file_inventory', now(), ?, ?)",
                     [project, result.table.num_rows, json.dumps(asdict(result.stats))])
@@ -368,10 +376,6 @@ def refresh_file_inventory(wh, project: str, root: Path, extra_ignores: tuple[st
     del changed_rows, stale
     pool.release_unused()
     return result
-
-
-_EMPTY_PREVIOUS_CONTENT = pa.table({"key": pa.array([], pa.binary()), "kind": pa.array([], pa.string()),
-                                    "blake3": pa.array([], pa.string()), "content_seq": pa.array([], pa.int64())})
 
 
 def _record_changes(con, project: str, seq: int, removed: pa.Table) -> None:

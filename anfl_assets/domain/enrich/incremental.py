@@ -156,8 +156,8 @@ def _changed_paths(con, project: str, extractor: str, mark: int | None, files_sq
     if mark is None:
         return None
     tables = sorted(_tables(files_sql))
-    inventory = "kind = 'file' AS is_file, coalesce(content_seq > $mark, false) AS new_content"  # (named in each part)
-    parts = [f"SELECT '{t}' AS source, path, {inventory if t == 'inventory.files' else 'NULL AS is_file, NULL AS new_content'} "
+    facts = {"inventory.files": "kind = 'file' AS is_file, coalesce(content_seq > $mark, false) AS new_content"}
+    parts = [f"SELECT '{t}' AS source, path, {facts.get(t, 'NULL AS is_file, NULL AS new_content')} "
              f"FROM {t} WHERE project = $project AND (changed_seq > $mark OR changed_seq IS NULL)" for t in tables]
     parts.append("SELECT 'removed', path, NULL, NULL FROM inventory.removed_files "
                  "WHERE project = $project AND seq > $mark")
