@@ -19,7 +19,10 @@ Two targets, on the medium estate (make_estate.py --size medium, ~49k files, 3.1
 Every ANFL repetition runs in a fresh child interpreter (so one repetition's garbage
 and allocator state do not carry into the next) that times each step in-process with
 time.perf_counter (imports and interpreter start-up not charged) and reports its own
-peak RSS and that of its worker processes. Worker processes: 2 by default (--workers),
+peak RSS and that of its worker processes. The steps share the child's process-wide state
+(caches, the worker pool, and its one DuckDB, which starts once: about 15 ms) as steps run
+in one process do; with --fresh-duckdb-per-step each step starts without a DuckDB and pays
+that start itself, as in a step process of its own. Worker processes: 2 by default (--workers),
 the number of cores of the reference VM.
 
 The estate is copied once to benchmarks/.work/enrich-estate-SIZE (the incremental target
@@ -87,6 +90,12 @@ def child_main(spec: dict) -> dict:
     from anfl_assets.domain.projects import get_project, register_project
     from anfl_assets.domain.warehouse import Warehouse
 
+    try:
+        from anfl_assets.domain.warehouse import close_process_duckdb
+    except ImportError:  # a baseline from before the per-process DuckDB: a new one per connection anyway
+        def close_process_duckdb() -> None:
+            pass
+
     root = Path(spec["root"])
     workers = spec["workers"]
     wh = Warehouse(Path(spec["warehouse"]))
@@ -99,6 +108,8 @@ def child_main(spec: dict) -> dict:
 
     def step(name: str, fn):
         gc.collect()
+        if spec.get("fresh_duckdb"):  # as in a step process of its own: the DuckDB start is charged
+            close_process_duckdb()
         c0 = cpu()
         t0 = time.perf_counter()
         res = fn()
@@ -281,11 +292,14 @@ def apply_edits(copy: Path, pristine: Path, sample: list[str], variant: int) -> 
 # --------------------------------------------------------------------------------------
 # measurements
 # --------------------------------------------------------------------------------------
+FRESH_DUCKDB = False  # --fresh-duckdb-per-step
+
+
 def child_spec(mode: str, root: Path, wh_dir: Path, steps: tuple[str, ...], workers: int,
                package_root: Path | None = None) -> dict:
     return {"mode": mode, "root": str(root), "warehouse": str(wh_dir / "warehouse.duckdb"),
             "objects": str(wh_dir / "objects"), "steps": list(steps), "workers": workers,
-            "package_root": str(package_root) if package_root else None}
+            "package_root": str(package_root) if package_root else None, "fresh_duckdb": FRESH_DUCKDB}
 
 
 def bench_full(root: Path, repeat: int, workers: int, steps: tuple[str, ...], run_dir: Path, report: dict,
@@ -544,6 +558,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--baseline", type=Path,
                     help="also run classes + code structure from the package under this directory (a copy of "
                          "the repository root with the earlier code), interleaved, for before/after figures")
+    ap.add_argument("--fresh-duckdb-per-step", action="store_true",
+                    help="close the child's DuckDB before each step: every step pays its start (~15 ms)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     only = [x.strip() for part in (args.only or [",".join(MEASUREMENTS)]) for x in part.split(",") if x.strip()]
@@ -561,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child_main(json.loads(args.child))))
         return 0
     os.environ["GIT_CEILING_DIRECTORIES"] = str(WORK_DIR)
+    global FRESH_DUCKDB
+    FRESH_DUCKDB = args.fresh_duckdb_per_step
     bi.check_tools(["cloc"] if "full" in args.only else [])
     bi.QUIET.max_wait_s = args.quiet_wait
     env = bi.environment()

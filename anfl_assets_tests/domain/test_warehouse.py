@@ -205,3 +205,6 @@ def test_a_heavy_use_closes_the_processs_duckdb_once_nothing_is_attached(tmp_pat
     assert light.closed  # the last use ended: closed
     assert wh.query("SELECT count(*) AS n FROM inventory.git_commits").to_pylist() == [{"n": 1}]
     assert warehouse_module._process_engine(wh.path) is not light
+    current = warehouse_module._process_engine(wh.path)
+    warehouse_module.close_process_duckdb()  # what a new process starts with: no DuckDB yet
+    assert current.closed and warehouse_module._process_engine(wh.path) is not current
