@@ -523,14 +523,19 @@ class _Engine:
             if entry[2]:
                 return
             del self.attached[key]
-            if checkpoint:
-                self.db.execute(f"DETACH {entry[0]}")
-                return
-            self.db.execute("PRAGMA disable_checkpoint_on_shutdown")
             try:
-                self.db.execute(f"DETACH {entry[0]}")
-            finally:
-                self.db.execute("PRAGMA enable_checkpoint_on_shutdown")
+                if checkpoint:
+                    self.db.execute(f"DETACH {entry[0]}")
+                    return
+                self.db.execute("PRAGMA disable_checkpoint_on_shutdown")
+                try:
+                    self.db.execute(f"DETACH {entry[0]}")
+                finally:
+                    self.db.execute("PRAGMA enable_checkpoint_on_shutdown")
+            except BaseException:  # (a full disk at the checkpoint, say) the file may still be attached:
+                self.closed = True  # close everything so that the next use starts clean
+                self.db.close()
+                raise
 
     def close_if_idle(self) -> None:
         with self.lock:
@@ -558,16 +563,16 @@ def _process_engine(path: Path) -> _Engine:
         return _engine
 
 
-_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
-
-
 def close_process_duckdb() -> None:
     """Close this process's DuckDB if no use holds it, so the next use starts one, as a new
-    process would (the enrichment benchmark charges each step that start)."""
+    process would (`bench_enrichment.py --fresh-duckdb-per-step` charges each step that start)."""
     with _engine_lock:
         engine = _engine
     if engine is not None and engine.pid == os.getpid():
         engine.close_if_idle()
+
+
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 def _resident_bytes() -> int:

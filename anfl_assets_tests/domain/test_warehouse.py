@@ -208,3 +208,30 @@ def test_a_heavy_use_closes_the_processs_duckdb_once_nothing_is_attached(tmp_pat
     current = warehouse_module._process_engine(wh.path)
     warehouse_module.close_process_duckdb()  # what a new process starts with: no DuckDB yet
     assert current.closed and warehouse_module._process_engine(wh.path) is not current
+
+
+def test_a_failed_detach_closes_the_duckdb_and_the_next_use_starts_clean(tmp_path):
+    """If detaching fails (a full disk at the checkpoint, say) the file may still be attached to
+    this process's DuckDB; that DuckDB is closed, so the next use does not trip over it."""
+    from anfl_assets.domain import warehouse as warehouse_module
+
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.replace_project_rows({"inventory.git_commits": _commits("a", ["1"])}, "a")
+    engine = warehouse_module._process_engine(wh.path)
+    real_db = engine.db
+
+    class FailingDetach:
+        def execute(self, sql, *args):
+            if sql.startswith("DETACH"):
+                raise OSError(28, "No space left on device")
+            return real_db.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(real_db, name)
+
+    engine.db = FailingDetach()
+    with pytest.raises(OSError, match="No space"):
+        wh.query("SELECT 1")
+    assert engine.closed
+    assert wh.query("SELECT count(*) AS n FROM inventory.git_commits").to_pylist() == [{"n": 1}]
+    assert warehouse_module._process_engine(wh.path) is not engine
