@@ -20,11 +20,13 @@ def cache(tmp_path, monkeypatch):
     return folder / "rules"
 
 
-def test_the_builtin_rules_come_back_the_same_from_the_cache(cache):
-    expected = yaml.safe_load(classify.RULES_PATH.read_text(encoding="utf-8"))
-    assert rules_files.load_yaml_document(classify.RULES_PATH) == expected  # parsed, then cached
+@pytest.mark.parametrize("name", ["classification_rules.yaml", "secret_rules.yaml", "sensitivity_rules.yaml"])
+def test_the_builtin_rules_come_back_the_same_from_the_cache(cache, name):
+    path = classify.RULES_PATH.with_name(name)
+    expected = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert rules_files.load_yaml_document(path) == expected  # parsed, then cached
     (cached,) = cache.glob("*.json")
-    assert rules_files.load_yaml_document(classify.RULES_PATH) == expected  # from the cache
+    assert rules_files.load_yaml_document(path) == expected  # from the cache
     assert oct(cache.stat().st_mode & 0o777) == oct(0o700)
     assert classify.Classifier().version == classify.Classifier().version
 

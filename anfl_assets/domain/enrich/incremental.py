@@ -67,9 +67,10 @@ def processed_table(project: str, extractor: str, version: str, paths, blake3s, 
     }, schema=PROCESSED_SCHEMA)
 
 
-# A plan with at most this many files to process keeps its (write) connection until the commit:
-# opening and closing DuckDB costs tens of milliseconds, most of a small incremental run, and
-# holding the lock while a few hundred files are read is short. Bigger work lets go meanwhile.
+# A plan with at most this many files to process keeps its write connection until the commit:
+# one attach and detach (about 5 ms) and the checkpoint (tens of milliseconds) less, much of a
+# small incremental run, and holding the lock while a few hundred files are read is short.
+# Bigger work lets go meanwhile.
 HOLD_TODO_FILES = 2_000
 
 # Tables whose rows carry `changed_seq`, the change clock's value when the row was written.
@@ -114,6 +115,12 @@ class WorkSet:
         held, self._held, self._con = self._held, None, None
         if held is not None:
             held.__exit__(*(exc or (None, None, None)))
+
+
+def _differs(input_key: str) -> str:
+    """SQL: processed row `p` no longer stands for candidate `c` (parameters: version, UNREADABLE)."""
+    return ("p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 OR p.error IS NOT DISTINCT FROM ? "
+            f"OR p.input_key IS DISTINCT FROM {input_key}")
 
 
 def _tables(files_sql: str) -> set[str]:
@@ -228,8 +235,7 @@ def _plan_changed(con, project: str, extractor: str, version: str, candidates: p
             "SELECT c.* FROM unsure_files c LEFT JOIN (SELECT path, blake3, version, error, input_key "
             "FROM enrich.processed WHERE project = ? AND extractor = ? "
             "AND path IN (SELECT path FROM unsure_files)) p ON p.path = c.path "
-            "WHERE p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
-            f"OR p.error IS NOT DISTINCT FROM ? OR p.input_key IS DISTINCT FROM {input_key}",
+            f"WHERE p.path IS NULL OR {_differs(input_key)}",
             params=[project, extractor, version, UNREADABLE]).to_arrow_table()
         con.unregister("unsure_files")
         todo = pa.concat_tables([todo, differ.select(candidates.column_names)])
@@ -267,8 +273,7 @@ def _plan(con, project: str, extractor: str, version: str, files_sql: str, param
         f"SELECT {picked}, p.path AS _processed_path FROM {source} c FULL JOIN ("
         "SELECT path, blake3, version, error, input_key FROM enrich.processed WHERE project = ? AND extractor = ?"
         ") p ON p.path = c.path "
-        "WHERE c.path IS NULL OR p.path IS NULL OR p.version IS DISTINCT FROM ? OR p.blake3 IS DISTINCT FROM c.blake3 "
-        f"OR p.error IS NOT DISTINCT FROM ? OR p.input_key IS DISTINCT FROM {input_key}",
+        f"WHERE c.path IS NULL OR p.path IS NULL OR {_differs(input_key)}",
         params=[*source_params, project, extractor, version, UNREADABLE]).to_arrow_table()
     # (a separate count: a window count over the join would hold all of it before filtering)
     files = con.execute(f"SELECT count(*) FROM {source} c", source_params).fetchall()[0][0]

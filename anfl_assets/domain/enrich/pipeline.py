@@ -399,7 +399,7 @@ def _refresh_drift(wh: Warehouse, project: str, changed_paths: list[str]) -> int
         with wh.read() as con:
             return con.execute("SELECT count(*) FROM enrich.config_drift WHERE project = ?",
                                [project]).fetchall()[0][0]
-    with wh.write() as con:  # reads, then replaces the changed families' rows: one connection
+    with wh.read() as con:  # the stored rows of the changed families (this step alone writes them)
         stored_paths = con.sql("SELECT DISTINCT path FROM enrich.config_keys WHERE project = ?",
                                params=[project]).to_arrow_table()["path"].to_pylist()
         failed = con.sql("SELECT path FROM enrich.processed WHERE project = ? AND extractor = 'config_patterns' "
@@ -419,21 +419,23 @@ def _refresh_drift(wh: Warehouse, project: str, changed_paths: list[str]) -> int
             key_row = config_patterns.KeyRow._make
             for path, *values in zip(*(rows[c].to_pylist() for c in rows.column_names)):
                 keys_by_file.setdefault(path, []).append(key_row(values))
-        for path in failed:
-            if _drift_family(path) in families:
-                keys_by_file[path] = None
-        drift = config_patterns.compute_drift(keys_by_file)
-        table = pa.table({
-            "project": [project] * len(drift),
-            "config_identity": [d.config_identity for d in drift],
-            "key_path": [d.key_path for d in drift],
-            "drift_kind": [d.kind for d in drift],
-            "environments_present": pa.array([d.environments_present for d in drift], pa.list_(pa.string())),
-            "environments_missing": pa.array([d.environments_missing for d in drift], pa.list_(pa.string())),
-            "values_by_env": [json.dumps(d.values_by_env, sort_keys=True, default=str) for d in drift],
-            "doc_index": pa.array([d.doc_index for d in drift], pa.int32()),
-        })
-        replaced = [i for i in old_identities if config_patterns.folder_family(i) in families]
+    for path in failed:
+        if _drift_family(path) in families:
+            keys_by_file[path] = None
+    # compared outside the lock (seconds on a full run): other steps write meanwhile
+    drift = config_patterns.compute_drift(keys_by_file)
+    table = pa.table({
+        "project": [project] * len(drift),
+        "config_identity": [d.config_identity for d in drift],
+        "key_path": [d.key_path for d in drift],
+        "drift_kind": [d.kind for d in drift],
+        "environments_present": pa.array([d.environments_present for d in drift], pa.list_(pa.string())),
+        "environments_missing": pa.array([d.environments_missing for d in drift], pa.list_(pa.string())),
+        "values_by_env": [json.dumps(d.values_by_env, sort_keys=True, default=str) for d in drift],
+        "doc_index": pa.array([d.doc_index for d in drift], pa.int32()),
+    })
+    replaced = [i for i in old_identities if config_patterns.folder_family(i) in families]
+    with wh.write() as con:
         if replaced:
             con.register("replaced_identities", pa.table({"config_identity": pa.array(replaced, pa.string())}))
             con.execute("DELETE FROM enrich.config_drift WHERE project = ? AND config_identity IN "
